@@ -18,7 +18,7 @@ def _pkg_config(rctx, pkg_config, args):
 
 def _group(flags):
     # A static link resolves archives left to right; a group makes order within it irrelevant.
-    return ["-Wl,--start-group"] + flags + ["-Wl,--end-group"]
+    return ["-static", "-Wl,--start-group"] + flags + ["-Wl,--end-group"]
 
 def _system_libs_impl(rctx):
     pkg_config = rctx.which("pkg-config")

@@ -1,0 +1,229 @@
+#include "server/framing.h"
+
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace fake_tcp {
+
+Framing Framing::Raw() { return Framing(); }
+
+Framing Framing::Delimiter(std::string delimiter) {
+  Framing f;
+  f.kind = Kind::kDelimiter;
+  f.delimiter = std::move(delimiter);
+  return f;
+}
+
+Framing Framing::LengthPrefix(int header_bytes, Endian endian,
+                              bool length_includes_header) {
+  Framing f;
+  f.kind = Kind::kLengthPrefix;
+  f.header_bytes = header_bytes;
+  f.endian = endian;
+  f.length_includes_header = length_includes_header;
+  return f;
+}
+
+Framing Framing::FixedSize(size_t size) {
+  Framing f;
+  f.kind = Kind::kFixedSize;
+  f.fixed_size = size;
+  return f;
+}
+
+Framing Framing::Custom(CustomDecoder decoder) {
+  Framing f;
+  f.kind = Kind::kCustom;
+  f.custom_decoder = std::move(decoder);
+  return f;
+}
+
+std::string Framing::ToString() const {
+  switch (kind) {
+    case Kind::kRaw:
+      return "raw";
+    case Kind::kDelimiter:
+      return absl::StrCat("delimiter \"", absl::CEscape(delimiter), "\"");
+    case Kind::kLengthPrefix:
+      return absl::StrCat("length-prefix ", header_bytes, " bytes ",
+                          endian == Endian::kBig ? "big" : "little", "-endian",
+                          length_includes_header ? " (length includes header)"
+                                                 : "");
+    case Kind::kFixedSize:
+      return absl::StrCat("fixed-size ", fixed_size, " bytes");
+    case Kind::kCustom:
+      return "custom";
+  }
+  return "unknown";
+}
+
+absl::Status ValidateFraming(const Framing& framing) {
+  switch (framing.kind) {
+    case Framing::Kind::kRaw:
+      return absl::OkStatus();
+    case Framing::Kind::kDelimiter:
+      if (framing.delimiter.empty()) {
+        return absl::InvalidArgumentError(
+            "framing: delimiter must not be empty");
+      }
+      return absl::OkStatus();
+    case Framing::Kind::kLengthPrefix:
+      if (framing.header_bytes != 1 && framing.header_bytes != 2 &&
+          framing.header_bytes != 4 && framing.header_bytes != 8) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("framing: length-prefix header_bytes must be 1, 2, 4 "
+                         "or 8, got ",
+                         framing.header_bytes));
+      }
+      return absl::OkStatus();
+    case Framing::Kind::kFixedSize:
+      if (framing.fixed_size == 0) {
+        return absl::InvalidArgumentError(
+            "framing: fixed_size must be greater than 0");
+      }
+      return absl::OkStatus();
+    case Framing::Kind::kCustom:
+      if (!framing.custom_decoder) {
+        return absl::InvalidArgumentError(
+            "framing: custom framing needs a decoder");
+      }
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("framing: unknown kind ", static_cast<int>(framing.kind)));
+}
+
+namespace {
+
+uint64_t ReadLength(absl::string_view header, Framing::Endian endian) {
+  uint64_t value = 0;
+  const size_t n = header.size();
+  for (size_t i = 0; i < n; ++i) {
+    const size_t index = endian == Framing::Endian::kBig ? i : n - 1 - i;
+    value = (value << 8) | static_cast<unsigned char>(header[index]);
+  }
+  return value;
+}
+
+absl::Status TooLarge(uint64_t size, size_t max_message_size) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("message of ", size, " bytes exceeds max_message_size ",
+                   max_message_size));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Frame>> NextFrame(const Framing& framing,
+                                               absl::string_view buffer,
+                                               size_t max_message_size) {
+  switch (framing.kind) {
+    case Framing::Kind::kRaw: {
+      if (buffer.empty()) return std::nullopt;
+      const size_t size = std::min(buffer.size(), max_message_size);
+      return Frame{size, 0, size};
+    }
+    case Framing::Kind::kDelimiter: {
+      const size_t pos = buffer.find(framing.delimiter);
+      if (pos == absl::string_view::npos) {
+        // Keep a possible delimiter prefix at the end out of the count.
+        const size_t undecided = framing.delimiter.size() - 1;
+        const size_t at_least =
+            buffer.size() > undecided ? buffer.size() - undecided : 0;
+        if (at_least > max_message_size) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "no delimiter within ", at_least,
+              " bytes; message exceeds max_message_size ", max_message_size));
+        }
+        return std::nullopt;
+      }
+      if (pos > max_message_size) return TooLarge(pos, max_message_size);
+      return Frame{pos + framing.delimiter.size(), 0, pos};
+    }
+    case Framing::Kind::kLengthPrefix: {
+      const size_t header = static_cast<size_t>(framing.header_bytes);
+      if (buffer.size() < header) return std::nullopt;
+      const uint64_t length =
+          ReadLength(buffer.substr(0, header), framing.endian);
+      uint64_t payload = length;
+      if (framing.length_includes_header) {
+        if (length < header) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("length header says ", length,
+                           " bytes, less than the header's own ", header,
+                           " bytes (length includes header)"));
+        }
+        payload = length - header;
+      }
+      if (payload > max_message_size) return TooLarge(payload, max_message_size);
+      if (buffer.size() - header < payload) return std::nullopt;
+      return Frame{header + static_cast<size_t>(payload), header,
+                   static_cast<size_t>(payload)};
+    }
+    case Framing::Kind::kFixedSize: {
+      if (framing.fixed_size > max_message_size) {
+        return TooLarge(framing.fixed_size, max_message_size);
+      }
+      if (buffer.size() < framing.fixed_size) return std::nullopt;
+      return Frame{framing.fixed_size, 0, framing.fixed_size};
+    }
+    case Framing::Kind::kCustom: {
+      absl::StatusOr<std::optional<Frame>> frame =
+          framing.custom_decoder(buffer);
+      if (!frame.ok() || !frame->has_value()) return frame;
+      const Frame& f = **frame;
+      if (f.consumed == 0 || f.consumed > buffer.size() ||
+          f.payload_offset > f.consumed ||
+          f.payload_size > f.consumed - f.payload_offset) {
+        return absl::InternalError(absl::StrCat(
+            "custom decoder returned an impossible frame: consumed ",
+            f.consumed, ", payload ", f.payload_offset, "+", f.payload_size,
+            " of ", buffer.size(), " buffered bytes"));
+      }
+      if (f.payload_size > max_message_size) {
+        return TooLarge(f.payload_size, max_message_size);
+      }
+      return frame;
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("framing: unknown kind ", static_cast<int>(framing.kind)));
+}
+
+absl::StatusOr<std::string> EncodeFrame(const Framing& framing,
+                                        absl::string_view payload) {
+  switch (framing.kind) {
+    case Framing::Kind::kRaw:
+    case Framing::Kind::kFixedSize:
+      return std::string(payload);
+    case Framing::Kind::kDelimiter:
+      return absl::StrCat(payload, framing.delimiter);
+    case Framing::Kind::kLengthPrefix: {
+      const int header = framing.header_bytes;
+      uint64_t length = payload.size();
+      if (framing.length_includes_header) length += header;
+      if (header < 8 && length >> (8 * header) != 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("encode: ", payload.size(), " bytes do not fit a ",
+                         header, "-byte length header"));
+      }
+      std::string out(header, '\0');
+      for (int i = 0; i < header; ++i) {
+        const int index =
+            framing.endian == Framing::Endian::kBig ? header - 1 - i : i;
+        out[index] = static_cast<char>((length >> (8 * i)) & 0xff);
+      }
+      out.append(payload.data(), payload.size());
+      return out;
+    }
+    case Framing::Kind::kCustom:
+      return absl::InvalidArgumentError(
+          "encode: custom framing has no encoder");
+  }
+  return absl::InvalidArgumentError("encode: unknown framing kind");
+}
+
+}  // namespace fake_tcp

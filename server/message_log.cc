@@ -1,0 +1,325 @@
+#include "server/message_log.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace fake_tcp {
+
+absl::string_view EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kAccepted:
+      return "accepted";
+    case EventType::kReceived:
+      return "received";
+    case EventType::kSent:
+      return "sent";
+    case EventType::kPeerClosed:
+      return "closed by peer";
+    case EventType::kReset:
+      return "reset";
+    case EventType::kServerClosed:
+      return "closed by server";
+    case EventType::kOversize:
+      return "oversize";
+    case EventType::kFramingError:
+      return "framing error";
+    case EventType::kConnectionLimit:
+      return "connection limit";
+  }
+  return "unknown";
+}
+
+bool IsCloseEvent(EventType type) {
+  switch (type) {
+    case EventType::kPeerClosed:
+    case EventType::kReset:
+    case EventType::kServerClosed:
+    case EventType::kOversize:
+    case EventType::kFramingError:
+    case EventType::kConnectionLimit:
+      return true;
+    case EventType::kAccepted:
+    case EventType::kReceived:
+    case EventType::kSent:
+      return false;
+  }
+  return false;
+}
+
+std::string FormatBytes(absl::string_view bytes, size_t max_bytes) {
+  const absl::string_view shown = bytes.substr(0, max_bytes);
+  size_t binary = 0;
+  for (char c : shown) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (!absl::ascii_isprint(u) && c != '\n' && c != '\r' && c != '\t') {
+      ++binary;
+    }
+  }
+  std::string out;
+  if (binary * 4 > shown.size()) {
+    out = "hex:";
+    for (char c : shown) {
+      absl::StrAppend(&out, absl::StrFormat(" %02x", static_cast<unsigned char>(c)));
+    }
+  } else {
+    out = absl::StrCat("\"", absl::CHexEscape(shown), "\"");
+  }
+  if (shown.size() < bytes.size()) {
+    absl::StrAppend(&out, " ... (", bytes.size(), " bytes)");
+  }
+  return out;
+}
+
+std::string Event::ToString(absl::Time origin) const {
+  std::string out = absl::StrCat("#", sequence, " ");
+  if (origin != absl::InfinitePast()) {
+    absl::StrAppend(&out, absl::StrFormat("+%.6fs ",
+                                          absl::ToDoubleSeconds(time - origin)));
+  }
+  absl::StrAppend(&out, "conn ", connection_id, " ", peer, " ",
+                  EventTypeName(type));
+  if (type == EventType::kReceived || type == EventType::kSent ||
+      !bytes.empty()) {
+    absl::StrAppend(&out, " ", bytes.size(), " bytes ", FormatBytes(bytes));
+  }
+  if (!detail.empty()) absl::StrAppend(&out, " (", detail, ")");
+  return out;
+}
+
+MessageLog::MessageLog(LogLimits limits) : limits_(limits) {
+  absl::MutexLock lock(&mu_);
+  origin_ = absl::Now();
+}
+
+void MessageLog::Append(std::vector<Event>* events) {
+  if (events->empty()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    for (Event& event : *events) AppendLocked(std::move(event));
+  }
+  events->clear();
+}
+
+void MessageLog::Append(Event event) {
+  absl::MutexLock lock(&mu_);
+  AppendLocked(std::move(event));
+}
+
+void MessageLog::AppendLocked(Event event) {
+  event.sequence = next_sequence_++;
+  max_connection_id_ = std::max(max_connection_id_, event.connection_id);
+  switch (event.type) {
+    case EventType::kAccepted:
+      ++counts_.accepted;
+      open_.insert(event.connection_id);
+      break;
+    case EventType::kReceived:
+      ++counts_.received;
+      break;
+    case EventType::kSent:
+      ++counts_.sent;
+      break;
+    default:
+      if (open_.erase(event.connection_id) > 0) ++counts_.closed;
+      break;
+  }
+  counts_.open = open_.size();
+  kept_bytes_ += event.bytes.size() + event.detail.size();
+  events_.push_back(std::move(event));
+  // Keep the newest entry even when it alone is over the byte bound.
+  while (events_.size() > 1 && (events_.size() > limits_.max_events ||
+                                kept_bytes_ > limits_.max_bytes)) {
+    kept_bytes_ -= events_.front().bytes.size() + events_.front().detail.size();
+    events_.pop_front();
+    ++counts_.dropped;
+  }
+}
+
+std::vector<Event> MessageLog::Events() const {
+  absl::MutexLock lock(&mu_);
+  return std::vector<Event>(events_.begin(), events_.end());
+}
+
+std::vector<Event> MessageLog::EventsOfType(EventType type) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<Event> out;
+  for (const Event& event : events_) {
+    if (event.type == type) out.push_back(event);
+  }
+  return out;
+}
+
+std::vector<std::string> MessageLog::ReceivedMessages() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const Event& event : events_) {
+    if (event.type == EventType::kReceived) out.push_back(event.bytes);
+  }
+  return out;
+}
+
+LogCounts MessageLog::counts() const {
+  absl::MutexLock lock(&mu_);
+  return counts_;
+}
+
+absl::Time MessageLog::origin() const {
+  absl::MutexLock lock(&mu_);
+  return origin_;
+}
+
+void MessageLog::Clear() {
+  absl::MutexLock lock(&mu_);
+  events_.clear();
+  kept_bytes_ = 0;
+  counts_ = LogCounts();
+  counts_.open = open_.size();
+  origin_ = absl::Now();
+}
+
+bool MessageLog::ClosedLocked(uint64_t connection_id) const {
+  return connection_id != 0 && connection_id <= max_connection_id_ &&
+         !open_.contains(connection_id);
+}
+
+std::string MessageLog::SummaryLocked(size_t last_events) const {
+  std::string out = absl::StrCat(
+      counts_.received, " messages received, ", counts_.sent, " sent, ",
+      counts_.accepted, " connections accepted, ", counts_.open, " open, ",
+      counts_.dropped, " log entries dropped");
+  if (events_.empty()) {
+    absl::StrAppend(&out, "; the log is empty");
+    return out;
+  }
+  const size_t shown = std::min(last_events, events_.size());
+  absl::StrAppend(&out, "; ",
+                  shown == events_.size() ? "log:" : "last entries of the log:");
+  for (size_t i = events_.size() - shown; i < events_.size(); ++i) {
+    absl::StrAppend(&out, "\n  ", events_[i].ToString(origin_));
+  }
+  return out;
+}
+
+std::string MessageLog::ToString() const {
+  absl::MutexLock lock(&mu_);
+  return SummaryLocked(events_.size());
+}
+
+namespace {
+constexpr size_t kSummaryEvents = 20;
+
+absl::Duration NonNegative(absl::Duration d) {
+  return std::max(d, absl::ZeroDuration());
+}
+}  // namespace
+
+absl::Status MessageLog::WaitForMessages(uint64_t count,
+                                         absl::Duration timeout) const {
+  struct Enough {
+    const LogCounts* counts;
+    uint64_t count;
+    bool operator()() const { return counts->received >= count; }
+  };
+  absl::MutexLock lock(&mu_);
+  Enough enough{&counts_, count};
+  if (mu_.AwaitWithTimeout(absl::Condition(&enough, &Enough::operator()),
+                           NonNegative(timeout))) {
+    return absl::OkStatus();
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("waited ", absl::FormatDuration(timeout), " for ", count,
+                   " messages; ", SummaryLocked(kSummaryEvents)));
+}
+
+absl::StatusOr<Event> MessageLog::WaitForEvent(
+    const std::function<bool(const Event&)>& predicate,
+    absl::Duration timeout) const {
+  // Scans each event once: `next` is the first sequence not yet looked at.
+  struct Finder {
+    const std::deque<Event>* events;
+    const std::function<bool(const Event&)>* predicate;
+    uint64_t next = 0;
+    const Event* found = nullptr;
+    bool operator()() {
+      if (found != nullptr) return true;
+      size_t start = 0;
+      if (!events->empty() && next > events->front().sequence) {
+        start = next - events->front().sequence;
+      }
+      for (size_t i = start; i < events->size(); ++i) {
+        const Event& event = (*events)[i];
+        next = event.sequence + 1;
+        if ((*predicate)(event)) {
+          found = &event;
+          return true;
+        }
+      }
+      return false;
+    }
+  };
+  absl::MutexLock lock(&mu_);
+  Finder finder{&events_, &predicate};
+  if (mu_.AwaitWithTimeout(absl::Condition(&finder, &Finder::operator()),
+                           NonNegative(timeout))) {
+    return *finder.found;
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("waited ", absl::FormatDuration(timeout),
+                   " for a matching event; ", SummaryLocked(kSummaryEvents)));
+}
+
+absl::StatusOr<Event> MessageLog::WaitForMessage(
+    const std::function<bool(const Event&)>& predicate,
+    absl::Duration timeout) const {
+  return WaitForEvent(
+      [&predicate](const Event& event) {
+        return event.type == EventType::kReceived && predicate(event);
+      },
+      timeout);
+}
+
+absl::Status MessageLog::WaitForConnections(uint64_t count,
+                                            absl::Duration timeout) const {
+  struct Enough {
+    const LogCounts* counts;
+    uint64_t count;
+    bool operator()() const { return counts->accepted >= count; }
+  };
+  absl::MutexLock lock(&mu_);
+  Enough enough{&counts_, count};
+  if (mu_.AwaitWithTimeout(absl::Condition(&enough, &Enough::operator()),
+                           NonNegative(timeout))) {
+    return absl::OkStatus();
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("waited ", absl::FormatDuration(timeout), " for ", count,
+                   " connections; ", SummaryLocked(kSummaryEvents)));
+}
+
+absl::Status MessageLog::WaitForConnectionClosed(uint64_t connection_id,
+                                                 absl::Duration timeout) const {
+  struct Closed {
+    const MessageLog* log;
+    uint64_t id;
+    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      // Runs under mu_, inside AwaitWithTimeout.
+      return log->ClosedLocked(id);
+    }
+  };
+  absl::MutexLock lock(&mu_);
+  Closed closed{this, connection_id};
+  if (mu_.AwaitWithTimeout(absl::Condition(&closed, &Closed::operator()),
+                           NonNegative(timeout))) {
+    return absl::OkStatus();
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "waited ", absl::FormatDuration(timeout), " for connection ",
+      connection_id, " to close; ", SummaryLocked(kSummaryEvents)));
+}
+
+}  // namespace fake_tcp

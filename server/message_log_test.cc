@@ -1,0 +1,169 @@
+#include "server/message_log.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fake_tcp {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+Event Make(EventType type, uint64_t connection, std::string bytes = "") {
+  Event e;
+  e.type = type;
+  e.connection_id = connection;
+  e.peer = "127.0.0.1:1234";
+  e.time = absl::Now();
+  e.bytes = std::move(bytes);
+  return e;
+}
+
+TEST(MessageLogTest, KeepsOrderAndNumbersEvents) {
+  MessageLog log;
+  log.Append(Make(EventType::kAccepted, 1));
+  log.Append(Make(EventType::kReceived, 1, "a"));
+  std::vector<Event> batch = {Make(EventType::kSent, 1, "Received"),
+                              Make(EventType::kReceived, 1, "b")};
+  log.Append(&batch);
+  EXPECT_TRUE(batch.empty());
+  const std::vector<Event> events = log.Events();
+  ASSERT_EQ(events.size(), 4u);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].sequence, i + 1);
+  EXPECT_THAT(log.ReceivedMessages(), ElementsAre("a", "b"));
+  EXPECT_EQ(log.counts().received, 2u);
+  EXPECT_EQ(log.counts().sent, 1u);
+  EXPECT_EQ(log.counts().open, 1u);
+}
+
+TEST(MessageLogTest, DropsOldestPastMaxEventsAndCountsThem) {
+  MessageLog log(LogLimits{3, 1 << 20});
+  for (int i = 0; i < 5; ++i) {
+    log.Append(Make(EventType::kReceived, 1, std::to_string(i)));
+  }
+  EXPECT_THAT(log.ReceivedMessages(), ElementsAre("2", "3", "4"));
+  EXPECT_EQ(log.counts().dropped, 2u);
+  EXPECT_EQ(log.counts().received, 5u);
+  EXPECT_EQ(log.Events().front().sequence, 3u);
+}
+
+TEST(MessageLogTest, DropsOldestPastMaxBytesButKeepsTheNewest) {
+  MessageLog log(LogLimits{1000, 10});
+  log.Append(Make(EventType::kReceived, 1, "12345"));
+  log.Append(Make(EventType::kReceived, 1, "67890"));
+  EXPECT_EQ(log.counts().dropped, 0u);
+  log.Append(Make(EventType::kReceived, 1, "x"));
+  EXPECT_THAT(log.ReceivedMessages(), ElementsAre("67890", "x"));
+  log.Append(Make(EventType::kReceived, 1, std::string(50, 'y')));
+  EXPECT_THAT(log.ReceivedMessages(), ElementsAre(std::string(50, 'y')));
+  EXPECT_EQ(log.counts().dropped, 3u);
+}
+
+TEST(MessageLogTest, WaitForMessagesCountsWhatArrivedBeforeTheCall) {
+  MessageLog log;
+  log.Append(Make(EventType::kReceived, 1, "early"));
+  EXPECT_TRUE(log.WaitForMessages(1, absl::ZeroDuration()).ok());
+}
+
+TEST(MessageLogTest, WaitForMessagesWakesWhenAnotherThreadAppends) {
+  MessageLog log;
+  absl::Notification waiting;
+  std::thread writer([&] {
+    waiting.WaitForNotification();
+    for (int i = 0; i < 3; ++i) log.Append(Make(EventType::kReceived, 1, "m"));
+  });
+  waiting.Notify();
+  EXPECT_TRUE(log.WaitForMessages(3, absl::Seconds(30)).ok());
+  writer.join();
+}
+
+TEST(MessageLogTest, TimedOutWaitSaysWhatWasSeen) {
+  MessageLog log;
+  log.Append(Make(EventType::kAccepted, 7));
+  log.Append(Make(EventType::kReceived, 7, "Hello, world"));
+  const absl::Status s = log.WaitForMessages(2, absl::Milliseconds(10));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(s.message(), HasSubstr("for 2 messages"));
+  EXPECT_THAT(s.message(), HasSubstr("1 messages received"));
+  EXPECT_THAT(s.message(), HasSubstr("conn 7 127.0.0.1:1234 received 12 bytes "
+                                     "\"Hello, world\""));
+  // A negative timeout is zero.
+  EXPECT_EQ(log.WaitForMessages(2, absl::Seconds(-1)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(MessageLogTest, WaitForMessageFindsEarlierAndLaterMatches) {
+  MessageLog log;
+  log.Append(Make(EventType::kReceived, 1, "a"));
+  log.Append(Make(EventType::kSent, 1, "target"));  // not a received message
+  absl::StatusOr<Event> found = log.WaitForMessage(
+      [](const Event& e) { return e.bytes == "a"; }, absl::ZeroDuration());
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->sequence, 1u);
+  EXPECT_EQ(log.WaitForMessage([](const Event& e) { return e.bytes == "target"; },
+                               absl::Milliseconds(5))
+                .status()
+                .code(),
+            absl::StatusCode::kDeadlineExceeded);
+
+  std::thread writer([&] {
+    log.Append(Make(EventType::kReceived, 2, "x"));
+    log.Append(Make(EventType::kReceived, 2, "target"));
+  });
+  found = log.WaitForMessage([](const Event& e) { return e.bytes == "target"; },
+                             absl::Seconds(30));
+  writer.join();
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->connection_id, 2u);
+  EXPECT_EQ(found->sequence, 4u);
+}
+
+TEST(MessageLogTest, WaitForConnectionsAndClose) {
+  MessageLog log;
+  log.Append(Make(EventType::kAccepted, 1));
+  log.Append(Make(EventType::kAccepted, 2));
+  EXPECT_TRUE(log.WaitForConnections(2, absl::ZeroDuration()).ok());
+  EXPECT_EQ(log.WaitForConnections(3, absl::Milliseconds(5)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(log.WaitForConnectionClosed(1, absl::Milliseconds(5)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  // Not yet accepted: not closed either.
+  EXPECT_EQ(log.WaitForConnectionClosed(9, absl::Milliseconds(5)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  std::thread closer([&] { log.Append(Make(EventType::kPeerClosed, 1)); });
+  EXPECT_TRUE(log.WaitForConnectionClosed(1, absl::Seconds(30)).ok());
+  closer.join();
+  EXPECT_EQ(log.counts().open, 1u);
+  EXPECT_EQ(log.counts().closed, 1u);
+}
+
+TEST(MessageLogTest, ClearStartsAfreshButKeepsOpenConnections) {
+  MessageLog log;
+  log.Append(Make(EventType::kAccepted, 1));
+  log.Append(Make(EventType::kReceived, 1, "old"));
+  log.Clear();
+  EXPECT_TRUE(log.Events().empty());
+  EXPECT_EQ(log.counts().received, 0u);
+  EXPECT_EQ(log.counts().open, 1u);
+  log.Append(Make(EventType::kReceived, 1, "new"));
+  EXPECT_THAT(log.ReceivedMessages(), ElementsAre("new"));
+  EXPECT_EQ(log.Events().front().sequence, 3u);
+  log.Append(Make(EventType::kServerClosed, 1));
+  EXPECT_TRUE(log.WaitForConnectionClosed(1, absl::ZeroDuration()).ok());
+}
+
+TEST(MessageLogTest, FormatBytesShowsTextQuotedAndBinaryAsHex) {
+  EXPECT_EQ(FormatBytes("GET k\r\n"), "\"GET k\\r\\n\"");
+  EXPECT_EQ(FormatBytes(std::string("\x00\x01\xff", 3)), "hex: 00 01 ff");
+  EXPECT_EQ(FormatBytes("abcdef", 3), "\"abc\" ... (6 bytes)");
+}
+
+}  // namespace
+}  // namespace fake_tcp
