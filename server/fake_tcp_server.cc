@@ -193,7 +193,15 @@ class FakeTcpServer::IoLoop {
                 ? EventType::kOversize
                 : EventType::kFramingError;
         conn.input.erase(0, offset);
-        Close(conn, type, std::string(frame.status().message()));
+        // Replies to the good messages before the bad one still go out, if they can
+        // without waiting; what cannot is named in the close event.
+        if (!WriteNow(conn)) return false;
+        std::string detail(frame.status().message());
+        if (conn.output_bytes > 0) {
+          absl::StrAppend(&detail, "; ", conn.output_bytes,
+                          " reply bytes left unsent");
+        }
+        Close(conn, type, std::move(detail), std::move(conn.input));
         return false;
       }
       if (!frame->has_value()) break;
@@ -236,6 +244,18 @@ class FakeTcpServer::IoLoop {
 
   // Writes what it can. Returns false iff the connection was closed.
   bool Flush(Connection& conn) {
+    if (!WriteNow(conn)) return false;
+    if (conn.output.empty() && conn.peer_closed) {
+      Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
+      return false;
+    }
+    UpdateInterest(conn);
+    return true;
+  }
+
+  // Writes queued replies until done or the socket would block. Returns false iff the
+  // connection was closed (a write error).
+  bool WriteNow(Connection& conn) {
     while (!conn.output.empty()) {
       std::string& front = conn.output.front();
       const ssize_t n = send(conn.fd, front.data() + conn.output_offset,
@@ -255,11 +275,6 @@ class FakeTcpServer::IoLoop {
         conn.output_offset = 0;
       }
     }
-    if (conn.output.empty() && conn.peer_closed) {
-      Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
-      return false;
-    }
-    UpdateInterest(conn);
     return true;
   }
 
