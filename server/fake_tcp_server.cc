@@ -74,7 +74,7 @@ class FakeTcpServer::IoLoop {
           HandleConnection(tag, events[i].events);
         }
       }
-      server_->log_.Append(&pending_);
+      Publish();
     }
     Shutdown();
   }
@@ -109,10 +109,11 @@ class FakeTcpServer::IoLoop {
       const uint64_t id = next_connection_id_++;
       std::string peer = FormatSockaddr(addr);
       if (connections_.size() >= options_.max_connections) {
-        close(fd);
         AddEvent(EventType::kConnectionLimit, id, std::move(peer), "",
                  absl::StrCat("max_connections ", options_.max_connections,
                               " reached; closed at once"));
+        Publish();
+        close(fd);
         continue;
       }
       const int one = 1;
@@ -196,12 +197,8 @@ class FakeTcpServer::IoLoop {
         // Replies to the good messages before the bad one still go out, if they can
         // without waiting; what cannot is named in the close event.
         if (!WriteNow(conn)) return false;
-        std::string detail(frame.status().message());
-        if (conn.output_bytes > 0) {
-          absl::StrAppend(&detail, "; ", conn.output_bytes,
-                          " reply bytes left unsent");
-        }
-        Close(conn, type, std::move(detail), std::move(conn.input));
+        Close(conn, type, std::string(frame.status().message()),
+              std::move(conn.input));
         return false;
       }
       if (!frame->has_value()) break;
@@ -223,10 +220,16 @@ class FakeTcpServer::IoLoop {
       reply = options_.reply;
     }
     ++conn.messages;
-    if (reply.has_value() && !reply->empty()) {
-      conn.output_bytes += reply->size();
-      conn.output.push_back(std::move(*reply));
-    }
+    if (reply.has_value() && !reply->empty()) Queue(conn, *std::move(reply));
+  }
+
+  // Queues `bytes` for sending and logs them as sent now, so the log shows a reply
+  // before the peer can read it. If the connection ends before every byte is written,
+  // its close event says how many were left unsent.
+  void Queue(Connection& conn, std::string bytes) {
+    AddEvent(EventType::kSent, conn.id, conn.peer, bytes, "");
+    conn.output_bytes += bytes.size();
+    conn.output.push_back(std::move(bytes));
   }
 
   void OnEof(Connection& conn) {
@@ -256,6 +259,7 @@ class FakeTcpServer::IoLoop {
   // Writes queued replies until done or the socket would block. Returns false iff the
   // connection was closed (a write error).
   bool WriteNow(Connection& conn) {
+    if (!conn.output.empty()) Publish();
     while (!conn.output.empty()) {
       std::string& front = conn.output.front();
       const ssize_t n = send(conn.fd, front.data() + conn.output_offset,
@@ -270,7 +274,6 @@ class FakeTcpServer::IoLoop {
       conn.output_offset += static_cast<size_t>(n);
       conn.output_bytes -= static_cast<size_t>(n);
       if (conn.output_offset == front.size()) {
-        AddEvent(EventType::kSent, conn.id, conn.peer, std::move(front), "");
         conn.output.pop_front();
         conn.output_offset = 0;
       }
@@ -294,13 +297,22 @@ class FakeTcpServer::IoLoop {
 
   void Close(Connection& conn, EventType type, std::string detail,
              std::string bytes = "") {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
-    close(conn.fd);
+    if (conn.output_bytes > 0) {
+      absl::StrAppend(&detail, detail.empty() ? "" : "; ", conn.output_bytes,
+                      " reply bytes unsent");
+    }
     const uint64_t id = conn.id;
     AddEvent(type, id, std::move(conn.peer), std::move(bytes),
              std::move(detail));
+    // Logged before the peer can see the close.
+    Publish();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
+    close(conn.fd);
     connections_.erase(id);  // destroys `conn`
   }
+
+  // Appends this iteration's events to the log under one lock.
+  void Publish() { server_->log_.Append(&pending_); }
 
   void Shutdown() {
     if (listen_fd_ >= 0) {
@@ -311,7 +323,7 @@ class FakeTcpServer::IoLoop {
       Close(*connections_.begin()->second, EventType::kServerClosed,
             "server stopped");
     }
-    server_->log_.Append(&pending_);
+    Publish();
   }
 
   void AddEvent(EventType type, uint64_t id, std::string peer,
