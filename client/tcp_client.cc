@@ -49,7 +49,8 @@ absl::StatusCode ClientErrnoCode(int err) {
   }
 }
 
-absl::Status SocketError(int err, absl::string_view op, absl::string_view peer) {
+absl::Status SocketError(int err, absl::string_view op,
+                         absl::string_view peer) {
   return absl::Status(ClientErrnoCode(err),
                       absl::StrCat(op, " ", peer, ": ", strerror(err)));
 }
@@ -70,9 +71,8 @@ std::string Numeric(const sockaddr* addr, socklen_t len) {
 int PollTimeoutMs(absl::Time deadline) {
   const absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(
-      std::min<int64_t>(absl::ToInt64Milliseconds(left + absl::Microseconds(999)),
-                        1 << 30));
+  return static_cast<int>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(left + absl::Microseconds(999)), 1 << 30));
 }
 
 // Splits "host:port" or "[v6]:port".
@@ -217,8 +217,9 @@ absl::Status TcpClient::SendAll(absl::string_view data,
   size_t sent = 0;
   while (sent < data.size()) {
     if (absl::Status s = WaitFor(POLLOUT, deadline, "send to"); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(s.message(), " (", sent, " of ",
-                                                 data.size(), " bytes sent)"));
+      return absl::Status(
+          s.code(), absl::StrCat(s.message(), " (", sent, " of ", data.size(),
+                                 " bytes sent)"));
     }
     const ssize_t n = send(fd_, data.data() + sent, data.size() - sent,
                            MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -255,8 +256,9 @@ absl::StatusOr<std::string> TcpClient::ReceiveExactly(size_t n,
   while (buffer_.size() < n) {
     if (absl::Status s = ReadSome(deadline, "receive from"); !s.ok()) {
       return absl::Status(
-          s.code(), absl::StrCat(s.message(), " after ", buffer_.size(), " of ",
-                                 n, " bytes: \"", absl::CHexEscape(buffer_), "\""));
+          s.code(),
+          absl::StrCat(s.message(), " after ", buffer_.size(), " of ", n,
+                       " bytes: \"", absl::CHexEscape(buffer_), "\""));
     }
   }
   std::string out = buffer_.substr(0, n);
@@ -273,16 +275,16 @@ absl::StatusOr<std::string> TcpClient::ReceiveUntil(absl::string_view delimiter,
   const absl::Time deadline = absl::Now() + timeout;
   size_t searched = 0;
   while (true) {
-    const size_t pos = buffer_.find(delimiter.data(), searched, delimiter.size());
+    const size_t pos =
+        buffer_.find(delimiter.data(), searched, delimiter.size());
     if (pos != std::string::npos && pos + delimiter.size() <= max_bytes) {
       std::string out = buffer_.substr(0, pos + delimiter.size());
       buffer_.erase(0, pos + delimiter.size());
       return out;
     }
     if (buffer_.size() >= max_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("receive from ", peer_, ": no delimiter in ", max_bytes,
-                       " bytes"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "receive from ", peer_, ": no delimiter in ", max_bytes, " bytes"));
     }
     searched = buffer_.size() >= delimiter.size()
                    ? buffer_.size() - delimiter.size() + 1

@@ -11,22 +11,25 @@
 
 namespace fake_tcp {
 
-// A blocking TCP client in which every call has a deadline. Errors are absl::Status with
-// canonical codes and name the peer: DEADLINE_EXCEEDED when the deadline passes,
-// UNAVAILABLE for a refused connection or a reset, OUT_OF_RANGE for end of stream before
-// the bytes asked for, FAILED_PRECONDITION when not connected.
+// A blocking TCP client in which every call has a deadline. Errors are
+// absl::Status with canonical codes and name the peer: DEADLINE_EXCEEDED when
+// the deadline passes, UNAVAILABLE for a refused connection or a reset,
+// OUT_OF_RANGE for end of stream before the bytes asked for,
+// FAILED_PRECONDITION when not connected.
 //
-// Not thread-safe: use one client from one thread at a time. Movable, not copyable; the
-// destructor closes the socket.
+// Not thread-safe: use one client from one thread at a time. Movable, not
+// copyable; the destructor closes the socket.
 //
-//   absl::StatusOr<TcpClient> c = TcpClient::Connect("127.0.0.1:9500", absl::Seconds(5));
-//   if (c.ok() && c->SendAll("Hello, world", absl::Seconds(5)).ok()) {
-//     absl::StatusOr<std::string> reply = c->ReceiveExactly(8, absl::Seconds(5));
+//   absl::StatusOr<TcpClient> c = TcpClient::Connect("127.0.0.1:9500",
+//   absl::Seconds(5)); if (c.ok() && c->SendAll("Hello, world",
+//   absl::Seconds(5)).ok()) {
+//     absl::StatusOr<std::string> reply = c->ReceiveExactly(8,
+//     absl::Seconds(5));
 //   }
 class TcpClient {
  public:
-  // Connects to `address` ("127.0.0.1:9500", "[::1]:9500", "localhost:9500"), trying each
-  // resolved address, within `timeout`.
+  // Connects to `address` ("127.0.0.1:9500", "[::1]:9500", "localhost:9500"),
+  // trying each resolved address, within `timeout`.
   static absl::StatusOr<TcpClient> Connect(absl::string_view address,
                                            absl::Duration timeout);
 
@@ -38,24 +41,27 @@ class TcpClient {
 
   // Sends every byte of `data` within `timeout`.
   absl::Status SendAll(absl::string_view data, absl::Duration timeout);
-  // Returns exactly `n` bytes, waiting up to `timeout`; OUT_OF_RANGE if the stream ends
-  // first (the bytes that did arrive are in the message).
+  // Returns exactly `n` bytes, waiting up to `timeout`; OUT_OF_RANGE if the
+  // stream ends first (the bytes that did arrive are in the message).
   absl::StatusOr<std::string> ReceiveExactly(size_t n, absl::Duration timeout);
-  // Returns the bytes up to and including the first `delimiter`, waiting up to `timeout`
-  // and reading at most `max_bytes`; bytes after the delimiter are kept for the next call.
+  // Returns the bytes up to and including the first `delimiter`, waiting up to
+  // `timeout` and reading at most `max_bytes`; bytes after the delimiter are
+  // kept for the next call.
   absl::StatusOr<std::string> ReceiveUntil(absl::string_view delimiter,
                                            absl::Duration timeout,
                                            size_t max_bytes = size_t{1} << 20);
-  // Returns what has arrived (at least one byte), waiting up to `timeout` for the first;
-  // OUT_OF_RANGE at end of stream.
+  // Returns what has arrived (at least one byte), waiting up to `timeout` for
+  // the first; OUT_OF_RANGE at end of stream.
   absl::StatusOr<std::string> ReceiveAvailable(absl::Duration timeout,
                                                size_t max_bytes = 65536);
-  // Waits up to `timeout` for the peer to close: OK at end of stream (discarding bytes
-  // that come before it), UNAVAILABLE on reset.
+  // Waits up to `timeout` for the peer to close: OK at end of stream
+  // (discarding bytes that come before it), UNAVAILABLE on reset.
   absl::Status ReceiveEof(absl::Duration timeout);
-  // Shuts down the write side (the peer reads end of stream); reading still works.
+  // Shuts down the write side (the peer reads end of stream); reading still
+  // works.
   absl::Status ShutdownWrite();
-  // Closes the socket now. With `reset`, the peer sees a reset (RST) instead of a FIN.
+  // Closes the socket now. With `reset`, the peer sees a reset (RST) instead of
+  // a FIN.
   void Close(bool reset = false);
 
   bool connected() const { return fd_ >= 0; }

@@ -32,9 +32,10 @@ constexpr int kMaxEpollEvents = 256;
 
 }  // namespace
 
-// Everything the I/O thread owns: the epoll set, the listener and the connections. Only
-// the I/O thread touches it between Start() and the join in Stop(), so it needs no lock;
-// it talks to the rest of the server through the MessageLog and the server's `mu_`.
+// Everything the I/O thread owns: the epoll set, the listener and the
+// connections. Only the I/O thread touches it between Start() and the join in
+// Stop(), so it needs no lock; it talks to the rest of the server through the
+// MessageLog and the server's `mu_`.
 class FakeTcpServer::IoLoop {
  public:
   IoLoop(FakeTcpServer* server, int listen_fd, int epoll_fd, int wake_fd)
@@ -50,7 +51,8 @@ class FakeTcpServer::IoLoop {
     close(epoll_fd_);
   }
 
-  // Serves until Stop() asks it to end, then closes every connection and the listener.
+  // Serves until Stop() asks it to end, then closes every connection and the
+  // listener.
   void Run() {
     epoll_event events[kMaxEpollEvents];
     bool stopping = false;
@@ -86,7 +88,8 @@ class FakeTcpServer::IoLoop {
     std::string peer;
     std::string input;  // bytes read and not yet framed
     uint64_t messages = 0;
-    // Replies not yet fully written; the front one has `output_offset` bytes written.
+    // Replies not yet fully written; the front one has `output_offset` bytes
+    // written.
     std::deque<std::string> output;
     size_t output_offset = 0;
     size_t output_bytes = 0;  // unsent bytes in `output`
@@ -149,7 +152,8 @@ class FakeTcpServer::IoLoop {
     }
   }
 
-  // Reads once (level-triggered epoll calls again while bytes remain), frames, replies.
+  // Reads once (level-triggered epoll calls again while bytes remain), frames,
+  // replies.
   void Read(Connection& conn) {
     size_t cap = read_buffer_.size();
     if (options_.framing.kind == Framing::Kind::kRaw) {
@@ -179,8 +183,8 @@ class FakeTcpServer::IoLoop {
     UpdateInterest(conn);
   }
 
-  // Takes every complete message off the front of `conn.input`. Returns false iff the
-  // connection was closed (bad framing).
+  // Takes every complete message off the front of `conn.input`. Returns false
+  // iff the connection was closed (bad framing).
   bool Deframe(Connection& conn) {
     size_t offset = 0;
     while (offset < conn.input.size()) {
@@ -194,8 +198,8 @@ class FakeTcpServer::IoLoop {
                 ? EventType::kOversize
                 : EventType::kFramingError;
         conn.input.erase(0, offset);
-        // Replies to the good messages before the bad one still go out, if they can
-        // without waiting; what cannot is named in the close event.
+        // Replies to the good messages before the bad one still go out, if they
+        // can without waiting; what cannot is named in the close event.
         if (!WriteNow(conn)) return false;
         Close(conn, type, std::string(frame.status().message()),
               std::move(conn.input));
@@ -223,9 +227,9 @@ class FakeTcpServer::IoLoop {
     if (reply.has_value() && !reply->empty()) Queue(conn, *std::move(reply));
   }
 
-  // Queues `bytes` for sending and logs them as sent now, so the log shows a reply
-  // before the peer can read it. If the connection ends before every byte is written,
-  // its close event says how many were left unsent.
+  // Queues `bytes` for sending and logs them as sent now, so the log shows a
+  // reply before the peer can read it. If the connection ends before every byte
+  // is written, its close event says how many were left unsent.
   void Queue(Connection& conn, std::string bytes) {
     AddEvent(EventType::kSent, conn.id, conn.peer, bytes, "");
     conn.output_bytes += bytes.size();
@@ -240,7 +244,8 @@ class FakeTcpServer::IoLoop {
       Close(conn, EventType::kPeerClosed, "", std::move(leftover));
       return;
     }
-    // Finish sending the replies first; the close is logged when they are written.
+    // Finish sending the replies first; the close is logged when they are
+    // written.
     conn.input = std::move(leftover);
     UpdateInterest(conn);
   }
@@ -256,8 +261,8 @@ class FakeTcpServer::IoLoop {
     return true;
   }
 
-  // Writes queued replies until done or the socket would block. Returns false iff the
-  // connection was closed (a write error).
+  // Writes queued replies until done or the socket would block. Returns false
+  // iff the connection was closed (a write error).
   bool WriteNow(Connection& conn) {
     if (!conn.output.empty()) Publish();
     while (!conn.output.empty()) {
@@ -281,7 +286,8 @@ class FakeTcpServer::IoLoop {
     return true;
   }
 
-  // Reads unless the peer is gone or too many reply bytes wait; writes while some wait.
+  // Reads unless the peer is gone or too many reply bytes wait; writes while
+  // some wait.
   void UpdateInterest(Connection& conn) {
     const bool reading =
         !conn.peer_closed && conn.output_bytes <= options_.max_pending_output;
@@ -394,7 +400,8 @@ absl::Status FakeTcpServer::Start() {
     if (state_ != ListenerState::kNotStarted || io_thread_.joinable() ||
         stop_requested_) {
       return absl::FailedPreconditionError(
-          absl::StrCat("Start: the server on ", address_.empty() ? options_.address : address_,
+          absl::StrCat("Start: the server on ",
+                       address_.empty() ? options_.address : address_,
                        " was already started; a server starts once"));
     }
     stop_requested_ = true;  // a second Start() fails even if this one does

@@ -25,22 +25,26 @@ struct ReceivedMessage {
   uint64_t connection_id = 0;
   absl::string_view peer;   // "127.0.0.1:54321"
   absl::string_view bytes;  // the framed message
-  uint64_t index = 0;       // 0 for the first message on this connection, then 1, ...
+  uint64_t index =
+      0;  // 0 for the first message on this connection, then 1, ...
 };
 
-// Decides the reply to one message: the bytes to send, or std::nullopt for no reply.
-// Runs on the server's I/O thread: it must not block, and must not call Stop() (see Stop).
+// Decides the reply to one message: the bytes to send, or std::nullopt for no
+// reply. Runs on the server's I/O thread: it must not block, and must not call
+// Stop() (see Stop).
 using Responder =
     std::function<std::optional<std::string>(const ReceivedMessage& message)>;
 
-// How a FakeTcpServer listens, frames, replies and bounds its memory. Every field has a
-// usable default; `FakeTcpServer::Start` rejects bad values with INVALID_ARGUMENT.
+// How a FakeTcpServer listens, frames, replies and bounds its memory. Every
+// field has a usable default; `FakeTcpServer::Start` rejects bad values with
+// INVALID_ARGUMENT.
 struct ServerOptions {
-  // Where to listen: an IP literal ("127.0.0.1", "::1") or a host name resolved once at
-  // Start ("localhost"). Loopback by default.
+  // Where to listen: an IP literal ("127.0.0.1", "::1") or a host name resolved
+  // once at Start ("localhost"). Loopback by default.
   std::string address = "127.0.0.1";
-  // The TCP port; 0 picks a free one (see FakeTcpServer::port()). 9500 is the port of the
-  // hand-written fakes this replaces, which code under test often hard-codes.
+  // The TCP port; 0 picks a free one (see FakeTcpServer::port()). 9500 is the
+  // port of the hand-written fakes this replaces, which code under test often
+  // hard-codes.
   int port = 9500;
   // The listen backlog; connects beyond it wait in SYN queues.
   int backlog = SOMAXCONN;
@@ -48,16 +52,18 @@ struct ServerOptions {
   Framing framing = Framing::Raw();
   // A larger message closes its connection with an kOversize event.
   size_t max_message_size = size_t{1} << 20;
-  // Connections open at once; one more is accepted and closed with kConnectionLimit.
+  // Connections open at once; one more is accepted and closed with
+  // kConnectionLimit.
   size_t max_connections = 1024;
-  // Unsent reply bytes per connection past which the server stops reading from it until
-  // the peer reads (a slow reader never grows memory without bound).
+  // Unsent reply bytes per connection past which the server stops reading from
+  // it until the peer reads (a slow reader never grows memory without bound).
   size_t max_pending_output = size_t{8} << 20;
   // Bytes read from a socket at a time (raw framing: at most max_message_size).
   size_t read_size = size_t{64} << 10;
   // Bounds on the message log.
   LogLimits log_limits;
-  // The reply to every message when `responder` is empty; std::nullopt for none.
+  // The reply to every message when `responder` is empty; std::nullopt for
+  // none.
   std::optional<std::string> reply = std::string("Received");
   // When set, decides each reply instead of `reply`.
   Responder responder;
@@ -70,16 +76,19 @@ enum class ListenerState {
   kStopped,     // Stop() was called
 };
 
-// A fake TCP server for tests: listens on loopback, records every message and connection
-// event in a MessageLog, and replies "Received" (or what `responder` says).
+// A fake TCP server for tests: listens on loopback, records every message and
+// connection event in a MessageLog, and replies "Received" (or what `responder`
+// says).
 //
-// Lifetime: the constructor only stores options. `Start()` binds and listens on the
-// calling thread, so when it returns OK a connect() can never be refused, then starts one
-// I/O thread (epoll, non-blocking sockets). `Stop()` or the destructor stops accepting,
-// closes every connection, and joins the thread. A server starts at most once. The log
-// outlives Stop() and stays readable until the server is destroyed.
+// Lifetime: the constructor only stores options. `Start()` binds and listens on
+// the calling thread, so when it returns OK a connect() can never be refused,
+// then starts one I/O thread (epoll, non-blocking sockets). `Stop()` or the
+// destructor stops accepting, closes every connection, and joins the thread. A
+// server starts at most once. The log outlives Stop() and stays readable until
+// the server is destroyed.
 //
-// Thread-safety: every public method may be called from any thread, concurrently.
+// Thread-safety: every public method may be called from any thread,
+// concurrently.
 //
 //   fake_tcp::FakeTcpServer server;                    // 127.0.0.1:9500
 //   ASSERT_TRUE(server.Start().ok());
@@ -92,22 +101,25 @@ class FakeTcpServer {
   FakeTcpServer(const FakeTcpServer&) = delete;
   FakeTcpServer& operator=(const FakeTcpServer&) = delete;
 
-  // Binds, listens and starts the I/O thread. Returns OK when the listener accepts;
-  // INVALID_ARGUMENT for a bad option or an address that does not resolve; the bind or
-  // listen error with the address and cause otherwise, e.g. UNAVAILABLE "bind
-  // 127.0.0.1:9500: Address already in use"; FAILED_PRECONDITION when called a second time.
+  // Binds, listens and starts the I/O thread. Returns OK when the listener
+  // accepts; INVALID_ARGUMENT for a bad option or an address that does not
+  // resolve; the bind or listen error with the address and cause otherwise,
+  // e.g. UNAVAILABLE "bind 127.0.0.1:9500: Address already in use";
+  // FAILED_PRECONDITION when called a second time.
   absl::Status Start() ABSL_LOCKS_EXCLUDED(lifecycle_mu_, mu_);
 
-  // Stops accepting, closes every connection (logging kServerClosed for each), wakes and
-  // joins the I/O thread. Idempotent; a no-op before Start(). Called from the I/O thread
-  // (inside a Responder or decoder), it only asks the thread to stop after the current
-  // event and returns at once; the thread is joined by the next Stop() from another
-  // thread or by the destructor.
+  // Stops accepting, closes every connection (logging kServerClosed for each),
+  // wakes and joins the I/O thread. Idempotent; a no-op before Start(). Called
+  // from the I/O thread (inside a Responder or decoder), it only asks the
+  // thread to stop after the current event and returns at once; the thread is
+  // joined by the next Stop() from another thread or by the destructor.
   void Stop() ABSL_LOCKS_EXCLUDED(lifecycle_mu_, mu_);
 
-  // Returns the bound port (the chosen one for port 0); 0 before a successful Start().
+  // Returns the bound port (the chosen one for port 0); 0 before a successful
+  // Start().
   int port() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Returns "host:port" of the listener, "[::1]:port" for IPv6; empty before Start().
+  // Returns "host:port" of the listener, "[::1]:port" for IPv6; empty before
+  // Start().
   std::string address() const ABSL_LOCKS_EXCLUDED(mu_);
   // Returns the listener's state.
   ListenerState state() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -128,8 +140,9 @@ class FakeTcpServer {
   absl::Mutex lifecycle_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::thread io_thread_ ABSL_GUARDED_BY(lifecycle_mu_);
 
-  // Guards the listener's published state, the stop request the I/O thread reads, and
-  // the eventfd that wakes it (open from Start() until the thread is joined).
+  // Guards the listener's published state, the stop request the I/O thread
+  // reads, and the eventfd that wakes it (open from Start() until the thread is
+  // joined).
   mutable absl::Mutex mu_;
   std::thread::id io_thread_id_ ABSL_GUARDED_BY(mu_);
   int wake_fd_ ABSL_GUARDED_BY(mu_) = -1;

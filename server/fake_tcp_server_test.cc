@@ -37,7 +37,8 @@ TcpClient MustConnect(const FakeTcpServer& server) {
   return *std::move(client);
 }
 
-// Returns `n` bytes from `client`, or the error as text (so a failure reads well).
+// Returns `n` bytes from `client`, or the error as text (so a failure reads
+// well).
 std::string ReadN(TcpClient& client, size_t n) {
   absl::StatusOr<std::string> bytes = client.ReceiveExactly(n, kTimeout);
   return bytes.ok() ? *bytes : bytes.status().ToString();
@@ -245,7 +246,8 @@ TEST(FakeTcpServerTest, TwoHundredConcurrentClients) {
   }
   for (std::thread& t : threads) t.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
-  ASSERT_TRUE(server.log().WaitForMessages(kThreads * kPerThread, kTimeout).ok());
+  ASSERT_TRUE(
+      server.log().WaitForMessages(kThreads * kPerThread, kTimeout).ok());
   EXPECT_EQ(server.log().counts().accepted, uint64_t{kThreads * kPerThread});
   std::vector<std::string> messages = server.log().ReceivedMessages();
   std::sort(messages.begin(), messages.end());
@@ -288,8 +290,7 @@ TEST(FakeTcpServerTest, MessageSplitAcrossWritesAndTwoInOneWrite) {
   EXPECT_EQ(server.log().WaitForMessages(1, absl::Milliseconds(50)).code(),
             absl::StatusCode::kDeadlineExceeded);
   ASSERT_TRUE(client.SendAll("lf\nsecond\nthird\n", kTimeout).ok());
-  EXPECT_EQ(ReadN(client, 24),
-            "ReceivedReceivedReceived");
+  EXPECT_EQ(ReadN(client, 24), "ReceivedReceivedReceived");
   EXPECT_THAT(server.log().ReceivedMessages(),
               ElementsAre("first half", "second", "third"));
 }
@@ -304,19 +305,23 @@ TEST(FakeTcpServerTest, EveryFramingModeOverRealSockets) {
       {Framing::Delimiter("\r\n"), "a\r\nbc\r\n", {"a", "bc"}},
       {Framing::LengthPrefix(1), std::string("\x02hi\x00", 4), {"hi", ""}},
       {Framing::LengthPrefix(2, Framing::Endian::kLittle),
-       std::string("\x03\x00" "abc", 5),
+       std::string("\x03\x00"
+                   "abc",
+                   5),
        {"abc"}},
       {Framing::LengthPrefix(4, Framing::Endian::kBig, true),
-       std::string("\x00\x00\x00\x06" "xy", 6),
+       std::string("\x00\x00\x00\x06"
+                   "xy",
+                   6),
        {"xy"}},
       {Framing::LengthPrefix(8), std::string(7, '\0') + "\x01" + "z", {"z"}},
       {Framing::FixedSize(4), "abcdefgh", {"abcd", "efgh"}},
-      {Framing::Custom([](absl::string_view b)
-                           -> absl::StatusOr<std::optional<Frame>> {
-         const size_t end = b.find('.');
-         if (end == absl::string_view::npos) return std::nullopt;
-         return Frame{end + 1, 0, end};
-       }),
+      {Framing::Custom(
+           [](absl::string_view b) -> absl::StatusOr<std::optional<Frame>> {
+             const size_t end = b.find('.');
+             if (end == absl::string_view::npos) return std::nullopt;
+             return Frame{end + 1, 0, end};
+           }),
        "one.two.",
        {"one", "two"}},
   };
@@ -330,12 +335,11 @@ TEST(FakeTcpServerTest, EveryFramingModeOverRealSockets) {
     ASSERT_TRUE(client.SendAll(c.stream, kTimeout).ok());
     ASSERT_TRUE(server.log().WaitForMessages(c.messages.size(), kTimeout).ok());
     EXPECT_EQ(server.log().ReceivedMessages(), c.messages);
-    EXPECT_EQ(ReadN(client, 8 * c.messages.size()),
-              [&] {
-                std::string all;
-                for (size_t i = 0; i < c.messages.size(); ++i) all += "Received";
-                return all;
-              }());
+    EXPECT_EQ(ReadN(client, 8 * c.messages.size()), [&] {
+      std::string all;
+      for (size_t i = 0; i < c.messages.size(); ++i) all += "Received";
+      return all;
+    }());
   }
 }
 
@@ -469,8 +473,10 @@ TEST(FakeTcpServerTest, SlowReaderDoesNotBlockOthersAndBoundsMemory) {
   ServerOptions options = AnyPort();
   options.framing = Framing::Delimiter("\n");
   options.max_pending_output = 64 << 10;
-  constexpr size_t kBig = size_t{32} << 20;  // far more than socket buffers hold
-  options.responder = [](const ReceivedMessage& m) -> std::optional<std::string> {
+  constexpr size_t kBig = size_t{32}
+                          << 20;  // far more than socket buffers hold
+  options.responder =
+      [](const ReceivedMessage& m) -> std::optional<std::string> {
     if (m.bytes == "big") return std::string(kBig, 'B');
     return std::string("small");
   };
@@ -494,7 +500,8 @@ TEST(FakeTcpServerTest, SlowReaderDoesNotBlockOthersAndBoundsMemory) {
   EXPECT_EQ(from_slow, 1u) << "read on while " << kBig << " reply bytes waited";
 
   // The slow reader drains everything; the server resumes and answers the rest.
-  absl::StatusOr<std::string> all = slow.ReceiveExactly(kBig + 15, absl::Seconds(60));
+  absl::StatusOr<std::string> all =
+      slow.ReceiveExactly(kBig + 15, absl::Seconds(60));
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->substr(kBig), "smallsmallsmall");
   EXPECT_TRUE(server.log().WaitForMessages(1 + 3 + 20, kTimeout).ok());
@@ -527,7 +534,8 @@ TEST(FakeTcpServerTest, StopWithConnectionsOpenClosesThemAndKeepsTheLog) {
 TEST(FakeTcpServerTest, StopFromTheResponderDoesNotDeadlock) {
   ServerOptions options = AnyPort();
   FakeTcpServer* self = nullptr;
-  options.responder = [&self](const ReceivedMessage&) -> std::optional<std::string> {
+  options.responder =
+      [&self](const ReceivedMessage&) -> std::optional<std::string> {
     self->Stop();
     return std::string("bye");
   };

@@ -49,10 +49,10 @@ std::string Framing::ToString() const {
     case Kind::kDelimiter:
       return absl::StrCat("delimiter \"", absl::CEscape(delimiter), "\"");
     case Kind::kLengthPrefix:
-      return absl::StrCat("length-prefix ", header_bytes, " bytes ",
-                          endian == Endian::kBig ? "big" : "little", "-endian",
-                          length_includes_header ? " (length includes header)"
-                                                 : "");
+      return absl::StrCat(
+          "length-prefix ", header_bytes, " bytes ",
+          endian == Endian::kBig ? "big" : "little", "-endian",
+          length_includes_header ? " (length includes header)" : "");
     case Kind::kFixedSize:
       return absl::StrCat("fixed-size ", fixed_size, " bytes");
     case Kind::kCustom:
@@ -158,7 +158,8 @@ absl::StatusOr<std::optional<Frame>> NextFrame(const Framing& framing,
         }
         payload = length - header;
       }
-      if (payload > max_message_size) return TooLarge(payload, max_message_size);
+      if (payload > max_message_size)
+        return TooLarge(payload, max_message_size);
       if (buffer.size() - header < payload) return std::nullopt;
       return Frame{header + static_cast<size_t>(payload), header,
                    static_cast<size_t>(payload)};

@@ -14,9 +14,10 @@
 
 namespace fake_tcp {
 
-// One message found at the front of a byte stream: the first `consumed` bytes of the
-// stream are used up, and the message itself is `payload_size` bytes starting at
-// `payload_offset` (a delimiter or a length header is consumed but not part of it).
+// One message found at the front of a byte stream: the first `consumed` bytes
+// of the stream are used up, and the message itself is `payload_size` bytes
+// starting at `payload_offset` (a delimiter or a length header is consumed but
+// not part of it).
 struct Frame {
   size_t consumed = 0;
   size_t payload_offset = 0;
@@ -28,23 +29,25 @@ struct Frame {
   }
 };
 
-// A user-supplied decoder for `Framing::Custom`. Looks at the unconsumed bytes of one
-// connection (`buffer`) and returns:
+// A user-supplied decoder for `Framing::Custom`. Looks at the unconsumed bytes
+// of one connection (`buffer`) and returns:
 //   - a Frame, when a complete message is at the front of `buffer`;
 //   - std::nullopt, when more bytes are needed;
-//   - an error, when the bytes can never form a valid message (the server then closes the
+//   - an error, when the bytes can never form a valid message (the server then
+//   closes the
 //     connection and logs the status).
 // Must not keep `buffer`; must be safe to call from the server's I/O thread.
 using CustomDecoder = std::function<absl::StatusOr<std::optional<Frame>>(
     absl::string_view buffer)>;
 
-// How a connection's byte stream is cut into messages. A plain value: copy it freely.
-// Build one with the factory functions; `ValidateFraming` (and `FakeTcpServer::Start`)
-// reject bad parameters.
+// How a connection's byte stream is cut into messages. A plain value: copy it
+// freely. Build one with the factory functions; `ValidateFraming` (and
+// `FakeTcpServer::Start`) reject bad parameters.
 struct Framing {
   enum class Kind {
-    kRaw,           // each read from the socket is one message (the original fake)
-    kDelimiter,     // messages end with `delimiter`, which is not part of the message
+    kRaw,        // each read from the socket is one message (the original fake)
+    kDelimiter,  // messages end with `delimiter`, which is not part of the
+                 // message
     kLengthPrefix,  // a 1/2/4/8-byte unsigned length header, then the message
     kFixedSize,     // every message is exactly `fixed_size` bytes
     kCustom,        // `custom_decoder` decides
@@ -55,8 +58,9 @@ struct Framing {
   static Framing Raw();
   // Messages end with `delimiter` (e.g. "\n" or "\r\n").
   static Framing Delimiter(std::string delimiter);
-  // A `header_bytes`-byte length header (1, 2, 4 or 8) in `endian` byte order, then the
-  // message. When `length_includes_header`, the header counts itself in the length.
+  // A `header_bytes`-byte length header (1, 2, 4 or 8) in `endian` byte order,
+  // then the message. When `length_includes_header`, the header counts itself
+  // in the length.
   static Framing LengthPrefix(int header_bytes, Endian endian = Endian::kBig,
                               bool length_includes_header = false);
   // Every message is exactly `size` bytes.
@@ -64,7 +68,8 @@ struct Framing {
   // `decoder` finds each message; see CustomDecoder.
   static Framing Custom(CustomDecoder decoder);
 
-  // Describes the framing, e.g. `delimiter "\n"` or `length-prefix 4 bytes big-endian`.
+  // Describes the framing, e.g. `delimiter "\n"` or `length-prefix 4 bytes
+  // big-endian`.
   std::string ToString() const;
 
   Kind kind = Kind::kRaw;
@@ -76,25 +81,27 @@ struct Framing {
   CustomDecoder custom_decoder;
 };
 
-// Returns OK iff `framing` has usable parameters; otherwise InvalidArgument naming the
-// parameter and its value.
+// Returns OK iff `framing` has usable parameters; otherwise InvalidArgument
+// naming the parameter and its value.
 absl::Status ValidateFraming(const Framing& framing);
 
 // Finds the next message at the front of `buffer`, the unconsumed bytes of one
-// connection, for a valid `framing` (see ValidateFraming). Returns a Frame for a complete
-// message; std::nullopt when more bytes are needed; RESOURCE_EXHAUSTED when the message is
-// (or would be, for a delimiter not yet seen within the limit) larger than
-// `max_message_size`; INVALID_ARGUMENT when the bytes are malformed (a length header whose
-// value is smaller than the header itself, with `length_includes_header`). Raw framing
-// returns all of a non-empty `buffer` as one message. A pure function: no state is kept
-// between calls, so it can be tested and fuzzed alone.
+// connection, for a valid `framing` (see ValidateFraming). Returns a Frame for
+// a complete message; std::nullopt when more bytes are needed;
+// RESOURCE_EXHAUSTED when the message is (or would be, for a delimiter not yet
+// seen within the limit) larger than `max_message_size`; INVALID_ARGUMENT when
+// the bytes are malformed (a length header whose value is smaller than the
+// header itself, with `length_includes_header`). Raw framing returns all of a
+// non-empty `buffer` as one message. A pure function: no state is kept between
+// calls, so it can be tested and fuzzed alone.
 absl::StatusOr<std::optional<Frame>> NextFrame(const Framing& framing,
                                                absl::string_view buffer,
                                                size_t max_message_size);
 
-// Encodes `payload` with `framing`'s header or delimiter, as a client would send it.
-// Raw and fixed-size framing return `payload` unchanged. Returns INVALID_ARGUMENT for custom
-// framing or when `payload` does not fit the header size.
+// Encodes `payload` with `framing`'s header or delimiter, as a client would
+// send it. Raw and fixed-size framing return `payload` unchanged. Returns
+// INVALID_ARGUMENT for custom framing or when `payload` does not fit the header
+// size.
 absl::StatusOr<std::string> EncodeFrame(const Framing& framing,
                                         absl::string_view payload);
 

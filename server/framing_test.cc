@@ -18,21 +18,24 @@ using ::testing::IsEmpty;
 
 constexpr size_t kMax = 1 << 20;
 
-// Frames all of `stream` the way the server does; returns the payloads, stopping at the
-// first error (returned through `error`) or when more bytes are needed.
+// Frames all of `stream` the way the server does; returns the payloads,
+// stopping at the first error (returned through `error`) or when more bytes are
+// needed.
 std::vector<std::string> FrameAll(const Framing& framing,
                                   absl::string_view stream,
                                   absl::Status* error = nullptr,
                                   size_t max = kMax) {
   std::vector<std::string> out;
   while (true) {
-    absl::StatusOr<std::optional<Frame>> frame = NextFrame(framing, stream, max);
+    absl::StatusOr<std::optional<Frame>> frame =
+        NextFrame(framing, stream, max);
     if (!frame.ok()) {
       if (error != nullptr) *error = frame.status();
       return out;
     }
     if (!frame->has_value()) return out;
-    out.emplace_back(stream.substr((*frame)->payload_offset, (*frame)->payload_size));
+    out.emplace_back(
+        stream.substr((*frame)->payload_offset, (*frame)->payload_size));
     stream.remove_prefix((*frame)->consumed);
   }
 }
@@ -82,7 +85,8 @@ TEST(FramingTest, DelimiterTooFarIsResourceExhausted) {
 
 TEST(FramingTest, LengthPrefixEverySizeAndEndianness) {
   for (int bytes : {1, 2, 4, 8}) {
-    for (Framing::Endian endian : {Framing::Endian::kBig, Framing::Endian::kLittle}) {
+    for (Framing::Endian endian :
+         {Framing::Endian::kBig, Framing::Endian::kLittle}) {
       for (bool includes : {false, true}) {
         const Framing f = Framing::LengthPrefix(bytes, endian, includes);
         SCOPED_TRACE(f.ToString());
@@ -101,19 +105,27 @@ TEST(FramingTest, LengthPrefixEverySizeAndEndianness) {
 TEST(FramingTest, LengthPrefixByteOrderIsAsSpecified) {
   // 0x0102 = 258 bytes.
   const std::string payload(258, 'p');
-  EXPECT_EQ(*EncodeFrame(Framing::LengthPrefix(2, Framing::Endian::kBig), payload),
-            std::string("\x01\x02", 2) + payload);
-  EXPECT_EQ(*EncodeFrame(Framing::LengthPrefix(2, Framing::Endian::kLittle), payload),
-            std::string("\x02\x01", 2) + payload);
-  EXPECT_EQ(*EncodeFrame(Framing::LengthPrefix(2, Framing::Endian::kBig, true), ""),
-            std::string("\x00\x02", 2));
+  EXPECT_EQ(
+      *EncodeFrame(Framing::LengthPrefix(2, Framing::Endian::kBig), payload),
+      std::string("\x01\x02", 2) + payload);
+  EXPECT_EQ(
+      *EncodeFrame(Framing::LengthPrefix(2, Framing::Endian::kLittle), payload),
+      std::string("\x02\x01", 2) + payload);
+  EXPECT_EQ(
+      *EncodeFrame(Framing::LengthPrefix(2, Framing::Endian::kBig, true), ""),
+      std::string("\x00\x02", 2));
 }
 
 TEST(FramingTest, LengthPrefixWaitsForHeaderAndBody) {
   const Framing f = Framing::LengthPrefix(4);
   EXPECT_THAT(FrameAll(f, std::string("\x00\x00", 2)), IsEmpty());
-  EXPECT_THAT(FrameAll(f, std::string("\x00\x00\x00\x03" "ab", 6)), IsEmpty());
-  EXPECT_THAT(FrameAll(f, std::string("\x00\x00\x00\x03" "abc", 7)),
+  EXPECT_THAT(FrameAll(f, std::string("\x00\x00\x00\x03"
+                                      "ab",
+                                      6)),
+              IsEmpty());
+  EXPECT_THAT(FrameAll(f, std::string("\x00\x00\x00\x03"
+                                      "abc",
+                                      7)),
               ElementsAre("abc"));
 }
 
@@ -131,8 +143,11 @@ TEST(FramingTest, MalformedLengthPrefixesAreErrors) {
   EXPECT_EQ(error.code(), absl::StatusCode::kResourceExhausted);
 
   error = absl::OkStatus();
-  FrameAll(Framing::LengthPrefix(2), std::string("\x00\x05" "abcde", 7), &error,
-           4);
+  FrameAll(Framing::LengthPrefix(2),
+           std::string("\x00\x05"
+                       "abcde",
+                       7),
+           &error, 4);
   EXPECT_EQ(error.code(), absl::StatusCode::kResourceExhausted);
 }
 
@@ -140,7 +155,8 @@ TEST(FramingTest, EncodeRejectsPayloadTooLongForHeader) {
   absl::StatusOr<std::string> frame =
       EncodeFrame(Framing::LengthPrefix(1), std::string(256, 'x'));
   EXPECT_EQ(frame.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(EncodeFrame(Framing::LengthPrefix(1), std::string(255, 'x')).ok());
+  EXPECT_TRUE(
+      EncodeFrame(Framing::LengthPrefix(1), std::string(255, 'x')).ok());
 }
 
 TEST(FramingTest, FixedSize) {
@@ -186,7 +202,8 @@ TEST(FramingTest, ValidateNamesTheBadParameter) {
               HasSubstr("delimiter"));
   absl::Status s = ValidateFraming(Framing::LengthPrefix(3));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("header_bytes must be 1, 2, 4 or 8, got 3"));
+  EXPECT_THAT(s.message(),
+              HasSubstr("header_bytes must be 1, 2, 4 or 8, got 3"));
   EXPECT_THAT(ValidateFraming(Framing::FixedSize(0)).message(),
               HasSubstr("fixed_size"));
   EXPECT_THAT(ValidateFraming(Framing::Custom(nullptr)).message(),

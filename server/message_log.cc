@@ -64,7 +64,8 @@ std::string FormatBytes(absl::string_view bytes, size_t max_bytes) {
   if (binary * 4 > shown.size()) {
     out = "hex:";
     for (char c : shown) {
-      absl::StrAppend(&out, absl::StrFormat(" %02x", static_cast<unsigned char>(c)));
+      absl::StrAppend(&out,
+                      absl::StrFormat(" %02x", static_cast<unsigned char>(c)));
     }
   } else {
     out = absl::StrCat("\"", absl::CHexEscape(shown), "\"");
@@ -78,8 +79,8 @@ std::string FormatBytes(absl::string_view bytes, size_t max_bytes) {
 std::string Event::ToString(absl::Time origin) const {
   std::string out = absl::StrCat("#", sequence, " ");
   if (origin != absl::InfinitePast()) {
-    absl::StrAppend(&out, absl::StrFormat("+%.6fs ",
-                                          absl::ToDoubleSeconds(time - origin)));
+    absl::StrAppend(
+        &out, absl::StrFormat("+%.6fs ", absl::ToDoubleSeconds(time - origin)));
   }
   absl::StrAppend(&out, "conn ", connection_id, " ", peer, " ",
                   EventTypeName(type));
@@ -197,8 +198,9 @@ std::string MessageLog::SummaryLocked(size_t last_events) const {
     return out;
   }
   const size_t shown = std::min(last_events, events_.size());
-  absl::StrAppend(&out, "; ",
-                  shown == events_.size() ? "log:" : "last entries of the log:");
+  absl::StrAppend(
+      &out, "; ",
+      shown == events_.size() ? "log:" : "last entries of the log:");
   for (size_t i = events_.size() - shown; i < events_.size(); ++i) {
     absl::StrAppend(&out, "\n  ", events_[i].ToString(origin_));
   }

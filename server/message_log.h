@@ -20,13 +20,14 @@ namespace fake_tcp {
 
 // What happened on a connection.
 enum class EventType {
-  kAccepted,         // a connection was accepted
-  kReceived,         // a framed message arrived; `bytes` is the message
-  kSent,             // bytes were fully written to the socket; `bytes` says which
-  kPeerClosed,       // the peer closed (EOF); `bytes` holds an unfinished frame, if any
-  kReset,            // the peer reset the connection (ECONNRESET) or another error
-  kServerClosed,     // the server closed the connection (`detail` says why)
-  kOversize,         // a message exceeded max_message_size; the connection is closed
+  kAccepted,    // a connection was accepted
+  kReceived,    // a framed message arrived; `bytes` is the message
+  kSent,        // bytes were fully written to the socket; `bytes` says which
+  kPeerClosed,  // the peer closed (EOF); `bytes` holds an unfinished frame, if
+                // any
+  kReset,       // the peer reset the connection (ECONNRESET) or another error
+  kServerClosed,  // the server closed the connection (`detail` says why)
+  kOversize,  // a message exceeded max_message_size; the connection is closed
   kFramingError,     // malformed framing (e.g. a bad length header); closed
   kConnectionLimit,  // accepted past max_connections and closed at once
 };
@@ -39,7 +40,8 @@ bool IsCloseEvent(EventType type);
 
 // One entry in the log: a message or a connection event.
 struct Event {
-  uint64_t sequence = 0;  // 1, 2, ... per server, in the order events were logged
+  uint64_t sequence =
+      0;  // 1, 2, ... per server, in the order events were logged
   EventType type = EventType::kReceived;
   uint64_t connection_id = 0;  // 1, 2, ... per server, in accept order
   std::string peer;            // "127.0.0.1:54321" or "[::1]:54321"
@@ -48,47 +50,50 @@ struct Event {
   std::string detail;          // why, for closes and errors; empty otherwise
 
   // Formats the event on one line, e.g.
-  // `#3 +0.012s conn 1 127.0.0.1:40000 received 12 bytes "Hello, world"`, with times
-  // relative to `origin` and long or binary payloads shortened or shown in hex.
+  // `#3 +0.012s conn 1 127.0.0.1:40000 received 12 bytes "Hello, world"`, with
+  // times relative to `origin` and long or binary payloads shortened or shown
+  // in hex.
   std::string ToString(absl::Time origin = absl::InfinitePast()) const;
 };
 
-// Shows `bytes` for people: quoted and C-escaped when mostly text, otherwise as hex; at
-// most `max_bytes` of them, then "... (N bytes)".
+// Shows `bytes` for people: quoted and C-escaped when mostly text, otherwise as
+// hex; at most `max_bytes` of them, then "... (N bytes)".
 std::string FormatBytes(absl::string_view bytes, size_t max_bytes = 64);
 
-// Bounds on what the log keeps. Past either one, the oldest entries are dropped and
-// counted (`dropped_events()`), never silently.
+// Bounds on what the log keeps. Past either one, the oldest entries are dropped
+// and counted (`dropped_events()`), never silently.
 struct LogLimits {
   size_t max_events = 100000;
   size_t max_bytes = size_t{64} << 20;  // of message bytes and details kept
 };
 
-// Counters over everything logged since construction or the last Clear(), including
-// entries the bounds have since dropped.
+// Counters over everything logged since construction or the last Clear(),
+// including entries the bounds have since dropped.
 struct LogCounts {
   uint64_t received = 0;  // kReceived events
   uint64_t sent = 0;      // kSent events
   uint64_t accepted = 0;  // kAccepted events
   uint64_t closed = 0;    // close events of accepted connections
   uint64_t dropped = 0;   // entries dropped to stay within LogLimits
-  uint64_t open = 0;      // connections accepted and not yet closed (never reset)
+  uint64_t open = 0;  // connections accepted and not yet closed (never reset)
 };
 
-// The record of one server: a bounded, ordered list of Events, and deadline waits on it.
+// The record of one server: a bounded, ordered list of Events, and deadline
+// waits on it.
 //
-// Thread-safe: every method may be called from any thread. The server's I/O thread appends;
-// tests read copies. Waits block on the internal mutex's condition (no polling) and never
-// hold it while the caller runs. Waits count everything logged since construction or the
-// last Clear(), including what arrived before the wait was called.
+// Thread-safe: every method may be called from any thread. The server's I/O
+// thread appends; tests read copies. Waits block on the internal mutex's
+// condition (no polling) and never hold it while the caller runs. Waits count
+// everything logged since construction or the last Clear(), including what
+// arrived before the wait was called.
 class MessageLog {
  public:
   explicit MessageLog(LogLimits limits = LogLimits());
   MessageLog(const MessageLog&) = delete;
   MessageLog& operator=(const MessageLog&) = delete;
 
-  // Appends `events` in order, giving each the next sequence number (their `sequence`
-  // field is overwritten). Empties `events`.
+  // Appends `events` in order, giving each the next sequence number (their
+  // `sequence` field is overwritten). Empties `events`.
   void Append(std::vector<Event>* events) ABSL_LOCKS_EXCLUDED(mu_);
   void Append(Event event) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -104,18 +109,21 @@ class MessageLog {
   // Returns when the log began (construction or the last Clear()).
   absl::Time origin() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Drops every entry and resets the counters (except `open`), so a shared server can
-  // start each test afresh. Connections stay open; sequence numbers keep counting.
+  // Drops every entry and resets the counters (except `open`), so a shared
+  // server can start each test afresh. Connections stay open; sequence numbers
+  // keep counting.
   void Clear() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Returns OK once at least `count` messages have been received, or DEADLINE_EXCEEDED
-  // after `timeout` with what was received (a negative timeout is zero).
+  // Returns OK once at least `count` messages have been received, or
+  // DEADLINE_EXCEEDED after `timeout` with what was received (a negative
+  // timeout is zero).
   absl::Status WaitForMessages(uint64_t count, absl::Duration timeout) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Returns the first kept event (earliest first, including those logged before the call)
-  // for which `predicate` is true, waiting up to `timeout` for one to be logged; on timeout
-  // DEADLINE_EXCEEDED with what was logged. `predicate` runs under the log's lock: it must
-  // be quick and must not call back into the log.
+  // Returns the first kept event (earliest first, including those logged before
+  // the call) for which `predicate` is true, waiting up to `timeout` for one to
+  // be logged; on timeout DEADLINE_EXCEEDED with what was logged. `predicate`
+  // runs under the log's lock: it must be quick and must not call back into the
+  // log.
   absl::StatusOr<Event> WaitForEvent(
       const std::function<bool(const Event&)>& predicate,
       absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
@@ -123,12 +131,12 @@ class MessageLog {
   absl::StatusOr<Event> WaitForMessage(
       const std::function<bool(const Event&)>& predicate,
       absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
-  // Returns OK once at least `count` connections have been accepted; DEADLINE_EXCEEDED
-  // after `timeout`.
+  // Returns OK once at least `count` connections have been accepted;
+  // DEADLINE_EXCEEDED after `timeout`.
   absl::Status WaitForConnections(uint64_t count, absl::Duration timeout) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Returns OK once connection `connection_id` has been accepted and closed (by either
-  // side, for any reason); DEADLINE_EXCEEDED after `timeout`.
+  // Returns OK once connection `connection_id` has been accepted and closed (by
+  // either side, for any reason); DEADLINE_EXCEEDED after `timeout`.
   absl::Status WaitForConnectionClosed(uint64_t connection_id,
                                        absl::Duration timeout) const
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -153,7 +161,8 @@ class MessageLog {
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   LogCounts counts_ ABSL_GUARDED_BY(mu_);
   absl::Time origin_ ABSL_GUARDED_BY(mu_);
-  // Ids of connections accepted and not yet closed; at most max_connections of them.
+  // Ids of connections accepted and not yet closed; at most max_connections of
+  // them.
   absl::flat_hash_set<uint64_t> open_ ABSL_GUARDED_BY(mu_);
   // The highest connection id seen in any event.
   uint64_t max_connection_id_ ABSL_GUARDED_BY(mu_) = 0;

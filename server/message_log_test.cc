@@ -36,7 +36,8 @@ TEST(MessageLogTest, KeepsOrderAndNumbersEvents) {
   EXPECT_TRUE(batch.empty());
   const std::vector<Event> events = log.Events();
   ASSERT_EQ(events.size(), 4u);
-  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].sequence, i + 1);
+  for (size_t i = 0; i < events.size(); ++i)
+    EXPECT_EQ(events[i].sequence, i + 1);
   EXPECT_THAT(log.ReceivedMessages(), ElementsAre("a", "b"));
   EXPECT_EQ(log.counts().received, 2u);
   EXPECT_EQ(log.counts().sent, 1u);
@@ -107,11 +108,12 @@ TEST(MessageLogTest, WaitForMessageFindsEarlierAndLaterMatches) {
       [](const Event& e) { return e.bytes == "a"; }, absl::ZeroDuration());
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->sequence, 1u);
-  EXPECT_EQ(log.WaitForMessage([](const Event& e) { return e.bytes == "target"; },
-                               absl::Milliseconds(5))
-                .status()
-                .code(),
-            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(
+      log.WaitForMessage([](const Event& e) { return e.bytes == "target"; },
+                         absl::Milliseconds(5))
+          .status()
+          .code(),
+      absl::StatusCode::kDeadlineExceeded);
 
   std::thread writer([&] {
     log.Append(Make(EventType::kReceived, 2, "x"));

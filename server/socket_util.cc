@@ -102,7 +102,8 @@ absl::StatusCode ErrnoToCode(int err) {
 }
 
 absl::Status ErrnoStatus(int err, absl::string_view what) {
-  return absl::Status(ErrnoToCode(err), absl::StrCat(what, ": ", strerror(err)));
+  return absl::Status(ErrnoToCode(err),
+                      absl::StrCat(what, ": ", strerror(err)));
 }
 
 std::string FormatSockaddr(const sockaddr_storage& addr) {
@@ -122,7 +123,8 @@ std::string FormatSockaddr(const sockaddr_storage& addr) {
 
 namespace {
 
-// Binds and listens on one resolved address. Returns the fd or an error naming `where`.
+// Binds and listens on one resolved address. Returns the fd or an error naming
+// `where`.
 absl::StatusOr<BoundListener> ListenOn(const addrinfo& ai, int backlog) {
   sockaddr_storage want{};
   memcpy(&want, ai.ai_addr, ai.ai_addrlen);
@@ -177,11 +179,12 @@ absl::StatusOr<BoundListener> Listen(absl::string_view host, int port,
   addrinfo* result = nullptr;
   const std::string host_str(host);
   const std::string port_str = std::to_string(port);
-  const int rc = getaddrinfo(host_str.c_str(), port_str.c_str(), &hints, &result);
+  const int rc =
+      getaddrinfo(host_str.c_str(), port_str.c_str(), &hints, &result);
   if (rc != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "resolve ", host, ":", port, ": ",
-        rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("resolve ", host, ":", port, ": ",
+                     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc)));
   }
   absl::Status first_error;
   for (const addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {

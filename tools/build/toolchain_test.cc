@@ -1,6 +1,7 @@
-// Proves the offline toolchain links and runs what the project is built from: GoogleTest,
-// Abseil synchronization, and a real gRPC health Check against an in-process server over
-// loopback, with the health stubs generated from Debian's grpc-proto.
+// Proves the offline toolchain links and runs what the project is built from:
+// GoogleTest, Abseil synchronization, and a real gRPC health Check against an
+// in-process server over loopback, with the health stubs generated from
+// Debian's grpc-proto.
 
 #include <memory>
 #include <string>
@@ -33,9 +34,10 @@ TEST(ToolchainTest, AbslMutexAwaitWithTimeoutSeesWritesFromAnotherThread) {
   }
   {
     absl::MutexLock lock(&mu);
-    EXPECT_TRUE(mu.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n == 4000; }, &count),
-        absl::Seconds(30)));
+    EXPECT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* n) { return *n == 4000; }, &count),
+                            absl::Seconds(30)));
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(count, 4000);
@@ -43,7 +45,8 @@ TEST(ToolchainTest, AbslMutexAwaitWithTimeoutSeesWritesFromAnotherThread) {
 
 TEST(ToolchainTest, GrpcHealthCheckAgainstInProcessServer) {
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::CallbackGenericService generic;  // the health service alone cannot start (1.51)
+  grpc::CallbackGenericService
+      generic;  // the health service alone cannot start (1.51)
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
