@@ -444,28 +444,44 @@ absl::Status FakeTcpServer::Start() {
     }
     loop->Run();
   });
+  NotifyStateObservers();
   return absl::OkStatus();
 }
 
 void FakeTcpServer::Stop() {
+  bool changed = false;
+  bool on_io_thread = false;
   {
     absl::MutexLock lock(&mu_);
-    if (std::this_thread::get_id() == io_thread_id_) {
-      // Inside a callback on the I/O thread: joining here would deadlock.
-      stop_requested_ = true;
+    on_io_thread = std::this_thread::get_id() == io_thread_id_;
+    if (on_io_thread) {
+      // Inside a callback on the I/O thread: joining here would deadlock, so
+      // only ask the loop to end; wake_fd_ stays open until this thread is
+      // joined.
+      changed = state_ == ListenerState::kAccepting;
       state_ = ListenerState::kStopped;
+      stop_requested_ = true;
       const uint64_t one = 1;
-      // wake_fd_ stays open until this thread is joined.
       (void)write(wake_fd_, &one, sizeof(one));
-      return;
     }
   }
+  if (on_io_thread) {
+    if (changed) NotifyStateObservers();
+    return;
+  }
+
   absl::MutexLock lifecycle(&lifecycle_mu_);
   {
     absl::MutexLock lock(&mu_);
-    if (state_ == ListenerState::kAccepting) state_ = ListenerState::kStopped;
+    changed = state_ == ListenerState::kAccepting;
+    if (changed) state_ = ListenerState::kStopped;
     stop_requested_ = true;
-    if (!io_thread_.joinable()) return;
+  }
+  // Observers (the health sidecar) see kStopped before any connection closes.
+  if (changed) NotifyStateObservers();
+  if (!io_thread_.joinable()) return;
+  {
+    absl::MutexLock lock(&mu_);
     const uint64_t one = 1;
     (void)write(wake_fd_, &one, sizeof(one));
   }
@@ -473,6 +489,29 @@ void FakeTcpServer::Stop() {
   absl::MutexLock lock(&mu_);
   close(wake_fd_);
   wake_fd_ = -1;
+}
+
+int FakeTcpServer::AddStateObserver(std::function<void()> observer) {
+  absl::MutexLock lock(&observers_mu_);
+  const int id = next_observer_id_++;
+  observer();
+  observers_.emplace_back(id, std::move(observer));
+  return id;
+}
+
+void FakeTcpServer::RemoveStateObserver(int id) {
+  absl::MutexLock lock(&observers_mu_);
+  for (auto it = observers_.begin(); it != observers_.end(); ++it) {
+    if (it->first == id) {
+      observers_.erase(it);
+      return;
+    }
+  }
+}
+
+void FakeTcpServer::NotifyStateObservers() {
+  absl::MutexLock lock(&observers_mu_);
+  for (auto& [id, observer] : observers_) observer();
 }
 
 int FakeTcpServer::port() const {

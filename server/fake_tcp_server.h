@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -124,6 +126,16 @@ class FakeTcpServer {
   // Returns the listener's state.
   ListenerState state() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Calls `observer` after every change of state() (and once now, so it sees
+  // the current state). Calls are serialized, never made under the server's own
+  // locks, and may come from any thread that changes the state: the observer
+  // reads state() itself. Returns an id for RemoveStateObserver.
+  int AddStateObserver(std::function<void()> observer)
+      ABSL_LOCKS_EXCLUDED(observers_mu_, mu_);
+  // Removes an observer; when it returns, the observer is not running and will
+  // not run.
+  void RemoveStateObserver(int id) ABSL_LOCKS_EXCLUDED(observers_mu_);
+
   // The record of everything the server saw and sent.
   MessageLog& log() { return log_; }
   const MessageLog& log() const { return log_; }
@@ -133,8 +145,17 @@ class FakeTcpServer {
  private:
   class IoLoop;
 
+  // Runs every state observer, one at a time.
+  void NotifyStateObservers() ABSL_LOCKS_EXCLUDED(observers_mu_);
+
   const ServerOptions options_;
   MessageLog log_;
+
+  // Guards the state observers and serializes their calls.
+  absl::Mutex observers_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::vector<std::pair<int, std::function<void()>>> observers_
+      ABSL_GUARDED_BY(observers_mu_);
+  int next_observer_id_ ABSL_GUARDED_BY(observers_mu_) = 1;
 
   // Serializes Start() and Stop(); guards the I/O thread object.
   absl::Mutex lifecycle_mu_ ABSL_ACQUIRED_BEFORE(mu_);

@@ -1,0 +1,118 @@
+#include "client/health_client.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace fake_tcp {
+namespace {
+
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+
+std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view address,
+                                           const HealthCallOptions& options) {
+  grpc::ChannelArguments args;
+  // Reconnect soon after a refused connect: readiness waits should not sleep
+  // through gRPC's default one-second backoff.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  if (!options.user_agent.empty()) {
+    args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, options.user_agent);
+  }
+  // A unique channel, so a wait never reuses a broken subchannel of another
+  // call.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(std::string(address),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+void Prepare(grpc::ClientContext* context, absl::Time deadline,
+             const HealthCallOptions& options) {
+  context->set_deadline(absl::ToChronoTime(deadline));
+  for (const auto& [key, value] : options.metadata) {
+    context->AddMetadata(key, value);
+  }
+}
+
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
+}  // namespace
+
+std::string HealthStatusName(HealthStatus status) {
+  return HealthCheckResponse::ServingStatus_Name(status);
+}
+
+absl::StatusOr<HealthStatus> CheckHealth(absl::string_view address,
+                                         absl::string_view service,
+                                         absl::Duration timeout,
+                                         const HealthCallOptions& options) {
+  auto stub = Health::NewStub(MakeChannel(address, options));
+  grpc::ClientContext context;
+  Prepare(&context, absl::Now() + timeout, options);
+  HealthCheckRequest request;
+  request.set_service(std::string(service));
+  HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) {
+    return FromGrpc(status, absl::StrCat("health check ", address,
+                                         " service \"", service, "\""));
+  }
+  return response.status();
+}
+
+absl::Status WaitUntilServing(absl::string_view address,
+                              absl::string_view service, absl::Duration timeout,
+                              const HealthCallOptions& options) {
+  const absl::Time deadline = absl::Now() + timeout;
+  auto stub = Health::NewStub(MakeChannel(address, options));
+  std::string last_seen = "never connected";
+  grpc::Status last_error;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    Prepare(&context, deadline, options);
+    // Blocks until the endpoint accepts (or the deadline), instead of failing
+    // at once.
+    context.set_wait_for_ready(true);
+    HealthCheckRequest request;
+    request.set_service(std::string(service));
+    std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader =
+        stub->Watch(&context, request);
+    HealthCheckResponse response;
+    while (reader->Read(&response)) {
+      if (response.status() == HealthCheckResponse::SERVING) {
+        context.TryCancel();
+        reader->Finish();
+        return absl::OkStatus();
+      }
+      last_seen = response.status() == HealthCheckResponse::SERVICE_UNKNOWN
+                      ? "service unknown"
+                      : absl::StrCat("last status ",
+                                     HealthStatusName(response.status()));
+    }
+    last_error = reader->Finish();
+    if (last_error.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      return FromGrpc(last_error, absl::StrCat("wait for ", address,
+                                               ": no health service"));
+    }
+    // The stream ended (the endpoint went away): watch again until the
+    // deadline.
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "waited ", absl::FormatDuration(timeout), " for ", address, " service \"",
+      service, "\" to be SERVING: ", last_seen,
+      last_error.ok() ? ""
+                      : absl::StrCat(" (", last_error.error_message(), ")")));
+}
+
+}  // namespace fake_tcp

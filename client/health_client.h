@@ -1,0 +1,51 @@
+#ifndef CLIENT_HEALTH_CLIENT_H_
+#define CLIENT_HEALTH_CLIENT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpc/health/v1/health.pb.h"
+
+namespace fake_tcp {
+
+using HealthStatus = ::grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+// Returns the status's protocol name: "SERVING", "NOT_SERVING",
+// "SERVICE_UNKNOWN", ...
+std::string HealthStatusName(HealthStatus status);
+
+// How a health call connects and identifies itself.
+struct HealthCallOptions {
+  std::string user_agent;  // prefix of the User-Agent header, when not empty
+  std::vector<std::pair<std::string, std::string>>
+      metadata;  // sent with the call
+};
+
+// Calls grpc.health.v1.Health/Check on `address` ("127.0.0.1:port") for
+// `service` ("" is the whole server) and returns the answer. Errors carry the
+// gRPC code mapped to the canonical one (DEADLINE_EXCEEDED, UNAVAILABLE,
+// NOT_FOUND for an unknown service, UNIMPLEMENTED for a server without the
+// health service) and name the address.
+absl::StatusOr<HealthStatus> CheckHealth(absl::string_view address,
+                                         absl::string_view service,
+                                         absl::Duration timeout,
+                                         const HealthCallOptions& options = {});
+
+// Blocks until `service` at `address` reports SERVING, following Health/Watch
+// (no polling; when the endpoint is not up yet or goes away, it waits for it to
+// come back). Returns OK on SERVING; DEADLINE_EXCEEDED after `timeout` saying
+// what was last seen
+// ("never connected", "last status NOT_SERVING", "service unknown");
+// UNIMPLEMENTED at once for a server without the health service.
+absl::Status WaitUntilServing(absl::string_view address,
+                              absl::string_view service, absl::Duration timeout,
+                              const HealthCallOptions& options = {});
+
+}  // namespace fake_tcp
+
+#endif  // CLIENT_HEALTH_CLIENT_H_

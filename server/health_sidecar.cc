@@ -1,0 +1,145 @@
+#include "server/health_sidecar.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace fake_tcp {
+
+HealthSidecar::HealthSidecar(FakeTcpServer* server, HealthOptions options)
+    : server_(server), options_(std::move(options)) {}
+
+HealthSidecar::~HealthSidecar() { Stop(); }
+
+absl::Status HealthSidecar::Start() {
+  absl::MutexLock lock(&mu_);
+  if (started_) {
+    return absl::FailedPreconditionError(
+        "health sidecar: Start: already started");
+  }
+  started_ = true;
+  const bool v6 = options_.address.find(':') != std::string::npos;
+  const std::string listen =
+      v6 ? absl::StrCat("[", options_.address, "]:", options_.port)
+         : absl::StrCat(options_.address, ":", options_.port);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  // gRPC 1.51 does not start a server whose only service is the default health
+  // service.
+  generic_ = std::make_unique<grpc::CallbackGenericService>();
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           &selected_port);
+  // Without this, two processes could share a fixed port and split the calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterCallbackGenericService(generic_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || selected_port == 0) {
+    grpc_server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("health sidecar: cannot listen on ", listen,
+                     " (in use, or not an address of this host)"));
+  }
+  port_ = selected_port;
+  address_ = v6 ? absl::StrCat("[", options_.address, "]:", port_)
+                : absl::StrCat(options_.address, ":", port_);
+
+  grpc::HealthCheckServiceInterface* health =
+      grpc_server_->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  health->SetServingStatus(options_.service, false);
+  const std::string service = options_.service;
+  FakeTcpServer* server = server_;
+  observer_id_ = server_->AddStateObserver([health, service, server] {
+    const bool serving = server->state() == ListenerState::kAccepting;
+    health->SetServingStatus("", serving);
+    health->SetServingStatus(service, serving);
+  });
+
+  if (!options_.address_file.empty()) {
+    if (absl::Status s = WriteFileAtomically(options_.address_file, address_);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void HealthSidecar::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (grpc_server_ == nullptr) return;
+  server_->RemoveStateObserver(observer_id_);
+  grpc::HealthCheckServiceInterface* health =
+      grpc_server_->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  health->SetServingStatus(options_.service, false);
+  // Watch streams never end by themselves: give them a moment to see
+  // NOT_SERVING.
+  grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(500));
+  grpc_server_->Wait();
+  grpc_server_.reset();
+  generic_.reset();
+}
+
+int HealthSidecar::port() const {
+  absl::MutexLock lock(&mu_);
+  return port_;
+}
+
+std::string HealthSidecar::address() const {
+  absl::MutexLock lock(&mu_);
+  return address_;
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& contents) {
+  // Not the pid: every sandboxed process may see the same small one.
+  absl::BitGen gen;
+  const std::string tmp =
+      absl::StrFormat("%s.tmp.%016x", path, absl::Uniform<uint64_t>(gen));
+  const int fd =
+      open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("write ", path, ": create ", tmp, ": ", strerror(errno)));
+  }
+  size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n =
+        write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      close(fd);
+      unlink(tmp.c_str());
+      return absl::UnavailableError(
+          absl::StrCat("write ", path, ": ", strerror(err)));
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(
+        absl::StrCat("write ", path, ": rename: ", strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fake_tcp
