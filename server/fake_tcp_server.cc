@@ -330,6 +330,7 @@ class FakeTcpServer::IoLoop {
             "server stopped");
     }
     Publish();
+    server_->log_.Finish();
   }
 
   void AddEvent(EventType type, uint64_t id, std::string peer,

@@ -525,6 +525,9 @@ TEST(FakeTcpServerTest, StopWithConnectionsOpenClosesThemAndKeepsTheLog) {
   EXPECT_EQ(server.log().EventsOfType(EventType::kServerClosed).size(), 5u);
   EXPECT_EQ(server.log().counts().open, 0u);
   EXPECT_EQ(server.log().ReceivedMessages().size(), 5u);
+  // The log is final: a wait for more returns at once instead of waiting an hour.
+  EXPECT_EQ(server.log().WaitForMessages(6, absl::Hours(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
   server.Stop();  // idempotent
   // Connects are refused now.
   EXPECT_EQ(TcpClient::Connect(server.address(), kTimeout).status().code(),

@@ -220,31 +220,42 @@ absl::Duration NonNegative(absl::Duration d) {
 }
 }  // namespace
 
+absl::Status MessageLog::WaitFailedLocked(absl::Duration timeout,
+                                          absl::string_view what) const {
+  if (finished_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the server stopped before ", what, "; ",
+                     SummaryLocked(kSummaryEvents)));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("waited ", absl::FormatDuration(timeout), " for ", what,
+                   "; ", SummaryLocked(kSummaryEvents)));
+}
+
 absl::Status MessageLog::WaitForMessages(uint64_t count,
                                          absl::Duration timeout) const {
   struct Enough {
     const LogCounts* counts;
+    const bool* finished;
     uint64_t count;
-    bool operator()() const { return counts->received >= count; }
+    bool operator()() const { return counts->received >= count || *finished; }
   };
   absl::MutexLock lock(&mu_);
-  Enough enough{&counts_, count};
-  if (mu_.AwaitWithTimeout(absl::Condition(&enough, &Enough::operator()),
-                           NonNegative(timeout))) {
-    return absl::OkStatus();
-  }
-  return absl::DeadlineExceededError(
-      absl::StrCat("waited ", absl::FormatDuration(timeout), " for ", count,
-                   " messages; ", SummaryLocked(kSummaryEvents)));
+  Enough enough{&counts_, &finished_, count};
+  mu_.AwaitWithTimeout(absl::Condition(&enough, &Enough::operator()),
+                       NonNegative(timeout));
+  if (counts_.received >= count) return absl::OkStatus();
+  return WaitFailedLocked(timeout, absl::StrCat(count, " messages"));
 }
 
 absl::StatusOr<Event> MessageLog::WaitForEvent(
     const std::function<bool(const Event&)>& predicate,
     absl::Duration timeout) const {
-  // Scans each event once: `next` is the first sequence not yet looked at.
+  // Looks at each event once: `next` is the first sequence not yet looked at.
   struct Finder {
     const std::deque<Event>* events;
     const std::function<bool(const Event&)>* predicate;
+    const bool* finished;
     uint64_t next = 0;
     const Event* found = nullptr;
     bool operator()() {
@@ -261,18 +272,15 @@ absl::StatusOr<Event> MessageLog::WaitForEvent(
           return true;
         }
       }
-      return false;
+      return *finished;
     }
   };
   absl::MutexLock lock(&mu_);
-  Finder finder{&events_, &predicate};
-  if (mu_.AwaitWithTimeout(absl::Condition(&finder, &Finder::operator()),
-                           NonNegative(timeout))) {
-    return *finder.found;
-  }
-  return absl::DeadlineExceededError(
-      absl::StrCat("waited ", absl::FormatDuration(timeout),
-                   " for a matching event; ", SummaryLocked(kSummaryEvents)));
+  Finder finder{&events_, &predicate, &finished_};
+  mu_.AwaitWithTimeout(absl::Condition(&finder, &Finder::operator()),
+                       NonNegative(timeout));
+  if (finder.found != nullptr) return *finder.found;
+  return WaitFailedLocked(timeout, "a matching event");
 }
 
 absl::StatusOr<Event> MessageLog::WaitForMessage(
@@ -289,18 +297,16 @@ absl::Status MessageLog::WaitForConnections(uint64_t count,
                                             absl::Duration timeout) const {
   struct Enough {
     const LogCounts* counts;
+    const bool* finished;
     uint64_t count;
-    bool operator()() const { return counts->accepted >= count; }
+    bool operator()() const { return counts->accepted >= count || *finished; }
   };
   absl::MutexLock lock(&mu_);
-  Enough enough{&counts_, count};
-  if (mu_.AwaitWithTimeout(absl::Condition(&enough, &Enough::operator()),
-                           NonNegative(timeout))) {
-    return absl::OkStatus();
-  }
-  return absl::DeadlineExceededError(
-      absl::StrCat("waited ", absl::FormatDuration(timeout), " for ", count,
-                   " connections; ", SummaryLocked(kSummaryEvents)));
+  Enough enough{&counts_, &finished_, count};
+  mu_.AwaitWithTimeout(absl::Condition(&enough, &Enough::operator()),
+                       NonNegative(timeout));
+  if (counts_.accepted >= count) return absl::OkStatus();
+  return WaitFailedLocked(timeout, absl::StrCat(count, " connections"));
 }
 
 absl::Status MessageLog::WaitForConnectionClosed(uint64_t connection_id,
@@ -310,18 +316,50 @@ absl::Status MessageLog::WaitForConnectionClosed(uint64_t connection_id,
     uint64_t id;
     bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
       // Runs under mu_, inside AwaitWithTimeout.
-      return log->ClosedLocked(id);
+      return log->ClosedLocked(id) || log->finished_;
     }
   };
   absl::MutexLock lock(&mu_);
   Closed closed{this, connection_id};
-  if (mu_.AwaitWithTimeout(absl::Condition(&closed, &Closed::operator()),
-                           NonNegative(timeout))) {
-    return absl::OkStatus();
+  mu_.AwaitWithTimeout(absl::Condition(&closed, &Closed::operator()),
+                       NonNegative(timeout));
+  if (ClosedLocked(connection_id)) return absl::OkStatus();
+  return WaitFailedLocked(
+      timeout, absl::StrCat("connection ", connection_id, " to close"));
+}
+
+absl::StatusOr<std::vector<Event>> MessageLog::WaitForEventsAfter(
+    uint64_t after, absl::Duration timeout) const {
+  struct After {
+    const std::deque<Event>* events;
+    const bool* finished;
+    uint64_t after;
+    bool operator()() const {
+      return (!events->empty() && events->back().sequence > after) || *finished;
+    }
+  };
+  absl::MutexLock lock(&mu_);
+  After ready{&events_, &finished_, after};
+  mu_.AwaitWithTimeout(absl::Condition(&ready, &After::operator()),
+                       NonNegative(timeout));
+  std::vector<Event> out;
+  for (const Event& event : events_) {
+    if (event.sequence > after) out.push_back(event);
   }
+  if (!out.empty()) return out;
+  if (finished_) return absl::OutOfRangeError("the log is finished");
   return absl::DeadlineExceededError(absl::StrCat(
-      "waited ", absl::FormatDuration(timeout), " for connection ",
-      connection_id, " to close; ", SummaryLocked(kSummaryEvents)));
+      "no event after #", after, " within ", absl::FormatDuration(timeout)));
+}
+
+void MessageLog::Finish() {
+  absl::MutexLock lock(&mu_);
+  finished_ = true;
+}
+
+bool MessageLog::finished() const {
+  absl::MutexLock lock(&mu_);
+  return finished_;
 }
 
 }  // namespace fake_tcp

@@ -116,7 +116,9 @@ class MessageLog {
 
   // Returns OK once at least `count` messages have been received, or
   // DEADLINE_EXCEEDED after `timeout` with what was received (a negative
-  // timeout is zero).
+  // timeout is zero). Every wait below fails the same way, and returns
+  // FAILED_PRECONDITION at once when the log is finished (its server stopped)
+  // before the wait is satisfied.
   absl::Status WaitForMessages(uint64_t count, absl::Duration timeout) const
       ABSL_LOCKS_EXCLUDED(mu_);
   // Returns the first kept event (earliest first, including those logged before
@@ -141,6 +143,20 @@ class MessageLog {
                                        absl::Duration timeout) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Returns the kept events after sequence number `after` (all of them for 0),
+  // waiting up to `timeout` for at least one. Returns DEADLINE_EXCEEDED when
+  // none came in time, and OUT_OF_RANGE when none will come because the log is
+  // finished. For following the log live.
+  absl::StatusOr<std::vector<Event>> WaitForEventsAfter(
+      uint64_t after, absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Marks the log complete: its server has stopped and will log nothing more.
+  // Waits not yet satisfied then return at once with FAILED_PRECONDITION
+  // (saying what was seen) instead of waiting out their deadline.
+  void Finish() ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns true iff Finish() was called.
+  bool finished() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // Returns the whole kept log, one event per line, with counters first.
   std::string ToString() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -148,6 +164,11 @@ class MessageLog {
   void AppendLocked(Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What a timed-out wait reports: the counters and the last few events.
   std::string SummaryLocked(size_t last_events) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The error of an unsatisfied wait for `what`: FAILED_PRECONDITION if the log
+  // is finished, else DEADLINE_EXCEEDED after `timeout`.
+  absl::Status WaitFailedLocked(absl::Duration timeout,
+                                absl::string_view what) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ClosedLocked(uint64_t connection_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -164,6 +185,8 @@ class MessageLog {
   // Ids of connections accepted and not yet closed; at most max_connections of
   // them.
   absl::flat_hash_set<uint64_t> open_ ABSL_GUARDED_BY(mu_);
+  // Set by Finish(): nothing more will be appended.
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // The highest connection id seen in any event.
   uint64_t max_connection_id_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -167,5 +167,52 @@ TEST(MessageLogTest, FormatBytesShowsTextQuotedAndBinaryAsHex) {
   EXPECT_EQ(FormatBytes("abcdef", 3), "\"abc\" ... (6 bytes)");
 }
 
+TEST(MessageLogTest, FinishedLogEndsWaitsAtOnce) {
+  MessageLog log;
+  log.Append(Make(EventType::kReceived, 1, "only"));
+  std::thread finisher([&] { log.Finish(); });
+  // Would wait an hour; the finished log answers as soon as Finish() runs.
+  const absl::Status s = log.WaitForMessages(2, absl::Hours(1));
+  finisher.join();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("the server stopped before 2 messages"));
+  EXPECT_TRUE(log.WaitForMessages(1, absl::Hours(1)).ok());
+  EXPECT_EQ(log.WaitForConnections(1, absl::Hours(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(log.finished());
+}
+
+TEST(MessageLogTest, WaitForEventsAfterFollowsTheLog) {
+  MessageLog log;
+  log.Append(Make(EventType::kAccepted, 1));
+  absl::StatusOr<std::vector<Event>> first =
+      log.WaitForEventsAfter(0, absl::ZeroDuration());
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(log.WaitForEventsAfter(1, absl::Milliseconds(5)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  std::thread writer([&] {
+    log.Append(Make(EventType::kReceived, 1, "a"));
+    log.Append(Make(EventType::kReceived, 1, "b"));
+  });
+  std::vector<std::string> seen;
+  uint64_t last = 1;
+  while (seen.size() < 2) {
+    absl::StatusOr<std::vector<Event>> more =
+        log.WaitForEventsAfter(last, absl::Seconds(30));
+    ASSERT_TRUE(more.ok()) << more.status();
+    for (const Event& e : *more) {
+      seen.push_back(e.bytes);
+      last = e.sequence;
+    }
+  }
+  writer.join();
+  EXPECT_THAT(seen, ElementsAre("a", "b"));
+  log.Finish();
+  EXPECT_EQ(log.WaitForEventsAfter(last, absl::Hours(1)).status().code(),
+            absl::StatusCode::kOutOfRange);
+}
+
 }  // namespace
 }  // namespace fake_tcp
