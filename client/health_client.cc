@@ -57,7 +57,15 @@ absl::StatusOr<HealthStatus> CheckHealth(absl::string_view address,
                                          absl::string_view service,
                                          absl::Duration timeout,
                                          const HealthCallOptions& options) {
-  auto stub = Health::NewStub(MakeChannel(address, options));
+  return CheckHealth(MakeChannel(address, options), address, service, timeout,
+                     options);
+}
+
+absl::StatusOr<HealthStatus> CheckHealth(
+    const std::shared_ptr<grpc::Channel>& channel, absl::string_view address,
+    absl::string_view service, absl::Duration timeout,
+    const HealthCallOptions& options) {
+  auto stub = Health::NewStub(channel);
   grpc::ClientContext context;
   Prepare(&context, absl::Now() + timeout, options);
   HealthCheckRequest request;
@@ -73,7 +81,11 @@ absl::StatusOr<HealthStatus> CheckHealth(absl::string_view address,
 
 absl::Status WaitUntilServing(absl::string_view address,
                               absl::string_view service, absl::Duration timeout,
-                              const HealthCallOptions& options) {
+                              const HealthCallOptions& options,
+                              HealthObservation* seen) {
+  HealthObservation ignored;
+  if (seen == nullptr) seen = &ignored;
+  *seen = HealthObservation();
   const absl::Time deadline = absl::Now() + timeout;
   auto stub = Health::NewStub(MakeChannel(address, options));
   std::string last_seen = "never connected";
@@ -90,6 +102,8 @@ absl::Status WaitUntilServing(absl::string_view address,
         stub->Watch(&context, request);
     HealthCheckResponse response;
     while (reader->Read(&response)) {
+      seen->connected = true;
+      seen->last_status = response.status();
       if (response.status() == HealthCheckResponse::SERVING) {
         context.TryCancel();
         reader->Finish();

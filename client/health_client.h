@@ -1,6 +1,7 @@
 #ifndef CLIENT_HEALTH_CLIENT_H_
 #define CLIENT_HEALTH_CLIENT_H_
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.pb.h"
+#include "grpcpp/channel.h"
 
 namespace fake_tcp {
 
@@ -36,15 +38,29 @@ absl::StatusOr<HealthStatus> CheckHealth(absl::string_view address,
                                          absl::Duration timeout,
                                          const HealthCallOptions& options = {});
 
+// What a wait saw, for callers that act on it (e.g. a probe's exit code).
+struct HealthObservation {
+  bool connected = false;  // a Watch stream answered at least once
+  HealthStatus last_status = ::grpc::health::v1::HealthCheckResponse::UNKNOWN;
+};
+
+// As above, on an existing channel to `address` (used for its messages).
+absl::StatusOr<HealthStatus> CheckHealth(
+    const std::shared_ptr<::grpc::Channel>& channel, absl::string_view address,
+    absl::string_view service, absl::Duration timeout,
+    const HealthCallOptions& options = {});
+
 // Blocks until `service` at `address` reports SERVING, following Health/Watch
 // (no polling; when the endpoint is not up yet or goes away, it waits for it to
 // come back). Returns OK on SERVING; DEADLINE_EXCEEDED after `timeout` saying
 // what was last seen
 // ("never connected", "last status NOT_SERVING", "service unknown");
 // UNIMPLEMENTED at once for a server without the health service.
+// When `seen` is not null, it receives what the wait saw.
 absl::Status WaitUntilServing(absl::string_view address,
                               absl::string_view service, absl::Duration timeout,
-                              const HealthCallOptions& options = {});
+                              const HealthCallOptions& options = {},
+                              HealthObservation* seen = nullptr);
 
 }  // namespace fake_tcp
 

@@ -525,7 +525,8 @@ TEST(FakeTcpServerTest, StopWithConnectionsOpenClosesThemAndKeepsTheLog) {
   EXPECT_EQ(server.log().EventsOfType(EventType::kServerClosed).size(), 5u);
   EXPECT_EQ(server.log().counts().open, 0u);
   EXPECT_EQ(server.log().ReceivedMessages().size(), 5u);
-  // The log is final: a wait for more returns at once instead of waiting an hour.
+  // The log is final: a wait for more returns at once instead of waiting an
+  // hour.
   EXPECT_EQ(server.log().WaitForMessages(6, absl::Hours(1)).code(),
             absl::StatusCode::kFailedPrecondition);
   server.Stop();  // idempotent

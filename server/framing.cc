@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace fake_tcp {
 
@@ -225,6 +227,59 @@ absl::StatusOr<std::string> EncodeFrame(const Framing& framing,
           "encode: custom framing has no encoder");
   }
   return absl::InvalidArgumentError("encode: unknown framing kind");
+}
+
+absl::StatusOr<Framing> ParseFramingSpec(absl::string_view spec) {
+  auto bad = [spec](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("framing \"", spec, "\": ", why));
+  };
+  if (spec == "raw") return Framing::Raw();
+  if (spec == "line") return Framing::Delimiter("\n");
+  if (spec == "crlf") return Framing::Delimiter("\r\n");
+  const size_t colon = spec.find(':');
+  const absl::string_view kind = spec.substr(0, colon);
+  const absl::string_view rest =
+      colon == absl::string_view::npos ? "" : spec.substr(colon + 1);
+  if (kind == "delimiter") {
+    std::string delimiter;
+    std::string error;
+    if (!absl::CUnescape(rest, &delimiter, &error)) return bad(error);
+    if (delimiter.empty()) return bad("the delimiter is empty");
+    return Framing::Delimiter(delimiter);
+  }
+  if (kind == "length") {
+    const std::vector<absl::string_view> parts = absl::StrSplit(rest, ':');
+    int bytes = 0;
+    if (!absl::SimpleAtoi(parts[0], &bytes) ||
+        (bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)) {
+      return bad("length header size must be 1, 2, 4 or 8");
+    }
+    Framing f = Framing::LengthPrefix(bytes);
+    for (size_t i = 1; i < parts.size(); ++i) {
+      if (parts[i] == "big") {
+        f.endian = Framing::Endian::kBig;
+      } else if (parts[i] == "little") {
+        f.endian = Framing::Endian::kLittle;
+      } else if (parts[i] == "inclusive") {
+        f.length_includes_header = true;
+      } else {
+        return bad(absl::StrCat("unknown length option \"", parts[i],
+                                "\" (big, little or inclusive)"));
+      }
+    }
+    return f;
+  }
+  if (kind == "fixed") {
+    size_t size = 0;
+    if (!absl::SimpleAtoi(rest, &size) || size == 0) {
+      return bad("fixed size must be a positive number of bytes");
+    }
+    return Framing::FixedSize(size);
+  }
+  return bad(
+      "expected raw, line, crlf, delimiter:<bytes>, length:<1|2|4|8>[:big|"
+      ":little][:inclusive] or fixed:<bytes>");
 }
 
 }  // namespace fake_tcp

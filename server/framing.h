@@ -105,6 +105,16 @@ absl::StatusOr<std::optional<Frame>> NextFrame(const Framing& framing,
 absl::StatusOr<std::string> EncodeFrame(const Framing& framing,
                                         absl::string_view payload);
 
+// Parses a framing written on one line, as command-line flags take it:
+//   raw                     each read is a message (the default)
+//   line                    delimiter "\n"
+//   crlf                    delimiter "\r\n"
+//   delimiter:<escaped>     any delimiter, C escapes allowed:
+//   delimiter:\r\n\r\n length:<1|2|4|8>[:big|:little][:inclusive]   length
+//   prefix (big-endian default) fixed:<bytes>           fixed-size messages
+// Returns INVALID_ARGUMENT naming the spec and what is wrong with it.
+absl::StatusOr<Framing> ParseFramingSpec(absl::string_view spec);
+
 }  // namespace fake_tcp
 
 #endif  // SERVER_FRAMING_H_

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -214,6 +215,28 @@ TEST(FramingTest, ToStringDescribes) {
   EXPECT_EQ(Framing::Delimiter("\r\n").ToString(), "delimiter \"\\r\\n\"");
   EXPECT_EQ(Framing::LengthPrefix(2, Framing::Endian::kLittle).ToString(),
             "length-prefix 2 bytes little-endian");
+}
+
+TEST(FramingTest, ParseFramingSpec) {
+  EXPECT_EQ(ParseFramingSpec("raw")->kind, Framing::Kind::kRaw);
+  EXPECT_EQ(ParseFramingSpec("line")->delimiter, "\n");
+  EXPECT_EQ(ParseFramingSpec("crlf")->delimiter, "\r\n");
+  EXPECT_EQ(ParseFramingSpec("delimiter:\\r\\n\\r\\n")->delimiter, "\r\n\r\n");
+  absl::StatusOr<Framing> length =
+      ParseFramingSpec("length:2:little:inclusive");
+  ASSERT_TRUE(length.ok()) << length.status();
+  EXPECT_EQ(length->ToString(),
+            "length-prefix 2 bytes little-endian (length includes header)");
+  EXPECT_EQ(ParseFramingSpec("length:4")->endian, Framing::Endian::kBig);
+  EXPECT_EQ(ParseFramingSpec("fixed:16")->fixed_size, 16u);
+
+  for (const char* bad : {"", "lines", "length:3", "length:4:middle", "fixed:0",
+                          "fixed:x", "delimiter:", "delimiter:\\q"}) {
+    absl::StatusOr<Framing> f = ParseFramingSpec(bad);
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(f.status().message()),
+                HasSubstr(absl::StrCat("framing \"", bad, "\"")));
+  }
 }
 
 }  // namespace

@@ -1,22 +1,15 @@
 #include "server/health_sidecar.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/atomic_file.h"
 
 namespace fake_tcp {
 
@@ -105,41 +98,6 @@ int HealthSidecar::port() const {
 std::string HealthSidecar::address() const {
   absl::MutexLock lock(&mu_);
   return address_;
-}
-
-absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents) {
-  // Not the pid: every sandboxed process may see the same small one.
-  absl::BitGen gen;
-  const std::string tmp =
-      absl::StrFormat("%s.tmp.%016x", path, absl::Uniform<uint64_t>(gen));
-  const int fd =
-      open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("write ", path, ": create ", tmp, ": ", strerror(errno)));
-  }
-  size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n =
-        write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      close(fd);
-      unlink(tmp.c_str());
-      return absl::UnavailableError(
-          absl::StrCat("write ", path, ": ", strerror(err)));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (close(fd) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return absl::UnavailableError(
-        absl::StrCat("write ", path, ": rename: ", strerror(err)));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace fake_tcp

@@ -78,11 +78,6 @@ class HealthSidecar {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// Writes `contents` to `path` atomically: a temporary file in the same
-// directory, then rename(). Returns the failing step and path on error.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents);
-
 }  // namespace fake_tcp
 
 #endif  // SERVER_HEALTH_SIDECAR_H_

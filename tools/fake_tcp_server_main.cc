@@ -1,0 +1,272 @@
+// The standalone fake TCP server: `tools/bazel run //tools:fake_tcp_server`.
+//
+// Listens on 127.0.0.1:9500 (by default), replies "Received" to each message,
+// serves grpc.health.v1 on an ephemeral loopback port, prints one line per
+// connection event and message, and shuts down cleanly on SIGINT/SIGTERM (a
+// second signal exits at once).
+//
+// Exit codes: 0 clean shutdown; 1 cannot serve (e.g. port in use); 2 invalid
+// flags.
+
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "server/atomic_file.h"
+#include "server/fake_tcp_server.h"
+#include "server/framing.h"
+#include "server/health_sidecar.h"
+
+ABSL_FLAG(
+    std::string, address, "127.0.0.1",
+    "Address to listen on: an IP (127.0.0.1, ::1) or a host name resolved "
+    "once (localhost).");
+ABSL_FLAG(int, port, 9500, "TCP port to listen on; 0 picks a free port.");
+ABSL_FLAG(
+    int, health_port, 0,
+    "Port of the grpc.health.v1 endpoint on loopback; 0 picks a free port.");
+ABSL_FLAG(
+    std::string, health_service, "fake_tcp_server",
+    "Service name the health endpoint reports (as does the overall \"\").");
+ABSL_FLAG(
+    std::string, address_file, "",
+    "Write the TCP listener's host:port to this file (atomically) once it "
+    "accepts.");
+ABSL_FLAG(std::string, health_address_file, "",
+          "Write the health endpoint's host:port to this file (atomically).");
+ABSL_FLAG(std::string, framing, "raw",
+          "How messages are cut: raw | line | crlf | delimiter:<escaped> | "
+          "length:<1|2|4|8>[:big|:little][:inclusive] | fixed:<bytes>.");
+ABSL_FLAG(std::string, reply, "Received",
+          "Reply to every message (C escapes allowed, e.g. OK\\r\\n).");
+ABSL_FLAG(bool, no_reply, false, "Reply nothing (overrides --reply).");
+ABSL_FLAG(int64_t, max_message_size, int64_t{1} << 20,
+          "Largest message in bytes; a larger one closes its connection.");
+ABSL_FLAG(int64_t, max_connections, 1024,
+          "Connections open at once; one more is accepted and closed at once.");
+ABSL_FLAG(int64_t, log_max_events, 100000,
+          "Entries the message log keeps; older ones are dropped and counted.");
+ABSL_FLAG(int64_t, log_max_bytes, int64_t{64} << 20,
+          "Message bytes the message log keeps; older entries are dropped.");
+ABSL_FLAG(bool, quiet, false, "Print only the start line, not every event.");
+ABSL_FLAG(bool, verbose, false, "Print a hex dump of every message.");
+ABSL_FLAG(std::string, transcript, "",
+          "On exit, write the whole message log (text) to this file.");
+
+namespace fake_tcp {
+namespace {
+
+constexpr int kExitCannotServe = 1;
+constexpr int kExitUsage = 2;
+
+int Usage(const absl::Status& status) {
+  fprintf(stderr, "fake_tcp_server: %s\n",
+          std::string(status.message()).c_str());
+  return kExitUsage;
+}
+
+// Returns a classic hex dump: offset, 16 bytes in hex, then as text.
+std::string HexDump(absl::string_view bytes) {
+  std::string out;
+  for (size_t offset = 0; offset < bytes.size(); offset += 16) {
+    const absl::string_view row = bytes.substr(offset, 16);
+    absl::StrAppendFormat(&out, "    %08x ", offset);
+    for (size_t i = 0; i < 16; ++i) {
+      if (i < row.size()) {
+        absl::StrAppendFormat(&out, " %02x",
+                              static_cast<unsigned char>(row[i]));
+      } else {
+        out += "   ";
+      }
+    }
+    out += "  |";
+    for (char c : row) out += (c >= 0x20 && c < 0x7f) ? c : '.';
+    out += "|\n";
+  }
+  return out;
+}
+
+// Prints every event as it is logged, until the log is finished.
+void PrintEvents(const MessageLog& log, bool verbose) {
+  const absl::Time origin = log.origin();
+  uint64_t last = 0;
+  while (true) {
+    absl::StatusOr<std::vector<Event>> events =
+        log.WaitForEventsAfter(last, absl::InfiniteDuration());
+    if (!events.ok()) return;  // finished
+    for (const Event& e : *events) {
+      std::string line = absl::StrCat(e.ToString(origin), "\n");
+      if (verbose && !e.bytes.empty()) line += HexDump(e.bytes);
+      fputs(line.c_str(), stdout);
+      last = e.sequence;
+    }
+    fflush(stdout);
+  }
+}
+
+absl::StatusOr<ServerOptions> OptionsFromFlags() {
+  ServerOptions options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.port = absl::GetFlag(FLAGS_port);
+  absl::StatusOr<Framing> framing =
+      ParseFramingSpec(absl::GetFlag(FLAGS_framing));
+  if (!framing.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--framing: ", framing.status().message()));
+  }
+  options.framing = *framing;
+  if (absl::GetFlag(FLAGS_no_reply)) {
+    options.reply = std::nullopt;
+  } else {
+    std::string reply, error;
+    if (!absl::CUnescape(absl::GetFlag(FLAGS_reply), &reply, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat("--reply: ", error));
+    }
+    options.reply = reply;
+  }
+  struct Limit {
+    const char* flag;
+    int64_t value;
+    size_t* field;
+  };
+  for (const Limit& limit :
+       {Limit{"--max_message_size", absl::GetFlag(FLAGS_max_message_size),
+              &options.max_message_size},
+        Limit{"--max_connections", absl::GetFlag(FLAGS_max_connections),
+              &options.max_connections},
+        Limit{"--log_max_events", absl::GetFlag(FLAGS_log_max_events),
+              &options.log_limits.max_events},
+        Limit{"--log_max_bytes", absl::GetFlag(FLAGS_log_max_bytes),
+              &options.log_limits.max_bytes}}) {
+    if (limit.value <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(limit.flag, " must be positive, got ", limit.value));
+    }
+    *limit.field = static_cast<size_t>(limit.value);
+  }
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--port must be 0..65535, got ", options.port));
+  }
+  const int health_port = absl::GetFlag(FLAGS_health_port);
+  if (health_port < 0 || health_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--health_port must be 0..65535, got ", health_port));
+  }
+  return options;
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "A fake TCP server for tests: replies \"Received\" to every message, "
+      "records everything,\nand reports readiness over grpc.health.v1.\n\n"
+      "  fake_tcp_server [--port=9500] [--framing=line] [--reply=OK\\\\n] ...");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken by sigwait() below, never by a handler, in every thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<ServerOptions> options = OptionsFromFlags();
+  if (!options.ok()) return Usage(options.status());
+
+  FakeTcpServer server(*options);
+  HealthOptions health_options;
+  health_options.address =
+      options->address.find(':') != std::string::npos ? "::1" : "127.0.0.1";
+  health_options.port = absl::GetFlag(FLAGS_health_port);
+  health_options.service = absl::GetFlag(FLAGS_health_service);
+  health_options.address_file = absl::GetFlag(FLAGS_health_address_file);
+  HealthSidecar health(&server, health_options);
+  if (absl::Status s = health.Start(); !s.ok()) {
+    fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
+    return kExitCannotServe;
+  }
+  if (absl::Status s = server.Start(); !s.ok()) {
+    fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
+    return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
+  }
+  const std::string address_file = absl::GetFlag(FLAGS_address_file);
+  if (!address_file.empty()) {
+    if (absl::Status s = WriteFileAtomically(address_file, server.address());
+        !s.ok()) {
+      fprintf(stderr, "fake_tcp_server: --address_file: %s\n",
+              std::string(s.message()).c_str());
+      return kExitCannotServe;
+    }
+  }
+  printf(
+      "fake_tcp_server: listening on %s (%s framing, %s); health on %s "
+      "(grpc.health.v1, service \"%s\")\n",
+      server.address().c_str(), options->framing.ToString().c_str(),
+      options->reply.has_value()
+          ? absl::StrCat("reply \"", absl::CHexEscape(*options->reply), "\"")
+                .c_str()
+          : "no reply",
+      health.address().c_str(), health_options.service.c_str());
+  fflush(stdout);
+
+  std::thread printer;
+  if (!absl::GetFlag(FLAGS_quiet)) {
+    printer = std::thread(PrintEvents, std::cref(server.log()),
+                          absl::GetFlag(FLAGS_verbose));
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  // A second signal ends the process at once, whatever shutdown is doing.
+  std::thread([signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    _exit(128 + again);
+  }).detach();
+  fprintf(stderr, "fake_tcp_server: %s, shutting down\n",
+          signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+
+  // The health endpoint reports NOT_SERVING first (Stop notifies it), then
+  // every connection closes and the log is complete.
+  server.Stop();
+  if (printer.joinable()) printer.join();
+  int status = 0;
+  const std::string transcript = absl::GetFlag(FLAGS_transcript);
+  if (!transcript.empty()) {
+    if (absl::Status s =
+            WriteFileAtomically(transcript, server.log().ToString() + "\n");
+        !s.ok()) {
+      fprintf(stderr, "fake_tcp_server: --transcript: %s\n",
+              std::string(s.message()).c_str());
+      status = kExitCannotServe;
+    }
+  }
+  health.Stop();
+  const LogCounts counts = server.log().counts();
+  fprintf(stderr,
+          "fake_tcp_server: stopped after %llu connections, %llu messages "
+          "received, %llu sent\n",
+          static_cast<unsigned long long>(counts.accepted),
+          static_cast<unsigned long long>(counts.received),
+          static_cast<unsigned long long>(counts.sent));
+  return status;
+}
+
+}  // namespace
+}  // namespace fake_tcp
+
+int main(int argc, char** argv) { return fake_tcp::Main(argc, argv); }
