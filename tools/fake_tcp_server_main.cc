@@ -174,7 +174,7 @@ int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "A fake TCP server for tests: replies \"Received\" to every message, "
       "records everything,\nand reports readiness over grpc.health.v1.\n\n"
-      "  fake_tcp_server [--port=9500] [--framing=line] [--reply=OK\\\\n] ...");
+      "  fake_tcp_server [--port=9500] [--framing=line] [--reply='OK\\n'] ...");
   absl::ParseCommandLine(argc, argv);
 
   // Signals are taken by sigwait() below, never by a handler, in every thread.

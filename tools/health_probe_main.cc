@@ -4,7 +4,7 @@
 //   health_probe -addr=127.0.0.1:40123 [-service=fake_tcp_server]
 //   [-connect-timeout=1s]
 //                [-rpc-timeout=1s] [-user-agent=...] [-rpc-header=k:v ...] [-v]
-//                [-wait=30s]
+//                [-wait=30s] [-addr_file=PATH]
 //
 // Flags are written as grpc_health_probe writes them (one or two dashes, words
 // joined by '-' or '_'). Exit codes, as grpc_health_probe's:
@@ -14,10 +14,16 @@
 // Beyond it, -wait=D follows Watch until SERVING for up to D instead of failing
 // at once.
 
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -52,6 +59,10 @@ ABSL_FLAG(
     absl::Duration, wait, absl::ZeroDuration(),
     "If > 0, wait up to this long (following Watch) for SERVING instead of "
     "checking once.");
+ABSL_FLAG(std::string, addr_file, "",
+          "Read the address from this file (as fake_tcp_server "
+          "--health_address_file writes it), waiting for it to appear for up "
+          "to -wait (or -connect-timeout).");
 ABSL_FLAG(bool, tls, false, "Not supported: plain-text only (exits 1).");
 
 namespace fake_tcp {
@@ -91,6 +102,45 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv,
   return out;
 }
 
+// Returns the trimmed contents of `path` once it exists and is not empty,
+// waiting up to `timeout` with inotify (the writer renames a finished file into
+// place).
+absl::StatusOr<std::string> AwaitAddressFile(const std::string& path,
+                                             absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  // Watch first, then look: a file that appears in between is not missed.
+  if (fd >= 0)
+    inotify_add_watch(fd, dir.c_str(),
+                      IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
+  while (true) {
+    std::ifstream in(path);
+    std::stringstream contents;
+    contents << in.rdbuf();
+    const std::string text(absl::StripAsciiWhitespace(contents.str()));
+    if (!text.empty()) {
+      if (fd >= 0) close(fd);
+      return text;
+    }
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration() || fd < 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) >
+        0) {
+      char events[sizeof(inotify_event) + NAME_MAX + 1];
+      while (read(fd, events, sizeof(events)) > 0) {
+      }
+    }
+  }
+  if (fd >= 0) close(fd);
+  return absl::DeadlineExceededError(
+      absl::StrCat("address file ", path, " did not appear within ",
+                   absl::FormatDuration(timeout)));
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Checks a grpc.health.v1 endpoint, as grpc_health_probe does.\n"
@@ -104,12 +154,27 @@ int Main(int argc, char** argv) {
   // Unknown flags make absl exit with 1: "invalid arguments", as wanted.
   absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
 
-  const std::string addr = absl::GetFlag(FLAGS_addr);
+  std::string addr = absl::GetFlag(FLAGS_addr);
+  const std::string addr_file = absl::GetFlag(FLAGS_addr_file);
   const std::string service = absl::GetFlag(FLAGS_service);
   const bool verbose = absl::GetFlag(FLAGS_v);
-  if (addr.empty()) {
-    fprintf(stderr, "error: -addr not specified\n");
+  if (addr.empty() == addr_file.empty()) {
+    fprintf(stderr,
+            "error: -addr not specified (or both -addr and -addr_file)\n");
     return kInvalidArguments;
+  }
+  if (!addr_file.empty()) {
+    const absl::Duration wait = absl::GetFlag(FLAGS_wait);
+    absl::StatusOr<std::string> read =
+        AwaitAddressFile(addr_file, wait > absl::ZeroDuration()
+                                        ? wait
+                                        : absl::GetFlag(FLAGS_connect_timeout));
+    if (!read.ok()) {
+      fprintf(stderr, "timeout: %s\n",
+              std::string(read.status().message()).c_str());
+      return kConnectionFailed;
+    }
+    addr = *read;
   }
   if (absl::GetFlag(FLAGS_tls)) {
     fprintf(stderr, "error: -tls is not supported (plain text only)\n");
