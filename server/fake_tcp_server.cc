@@ -1,8 +1,6 @@
 #include "server/fake_tcp_server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -11,9 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <algorithm>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <queue>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,13 +29,47 @@ namespace {
 constexpr uint64_t kListenerTag = ~uint64_t{0};
 constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
 constexpr int kMaxEpollEvents = 256;
+// Rate-limited replies go out in this many pieces a second.
+constexpr int64_t kRatePiecesPerSecond = 20;
 
 }  // namespace
 
-// Everything the I/O thread owns: the epoll set, the listener and the
-// connections. Only the I/O thread touches it between Start() and the join in
-// Stop(), so it needs no lock; it talks to the rest of the server through the
-// MessageLog and the server's `mu_`.
+absl::string_view ThenName(Reply::Then then) {
+  switch (then) {
+    case Reply::Then::kNothing:
+      return "nothing";
+    case Reply::Then::kClose:
+      return "close";
+    case Reply::Then::kReset:
+      return "reset";
+    case Reply::Then::kHalfClose:
+      return "half-close";
+    case Reply::Then::kStall:
+      return "stall";
+  }
+  return "unknown";
+}
+
+absl::string_view ListenerStateName(ListenerState state) {
+  switch (state) {
+    case ListenerState::kNotStarted:
+      return "not started";
+    case ListenerState::kAccepting:
+      return "accepting";
+    case ListenerState::kPaused:
+      return "paused";
+    case ListenerState::kRefusing:
+      return "refusing";
+    case ListenerState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+// Everything the I/O thread owns: the epoll set, the listener, the connections
+// and their timers. Only the I/O thread touches it between Start() and the join
+// in Stop(), so it needs no lock; it talks to the rest of the server through
+// the MessageLog and the server's `mu_` (stop request, commands).
 class FakeTcpServer::IoLoop {
  public:
   IoLoop(FakeTcpServer* server, int listen_fd, int epoll_fd, int wake_fd)
@@ -57,11 +91,8 @@ class FakeTcpServer::IoLoop {
     epoll_event events[kMaxEpollEvents];
     bool stopping = false;
     while (!stopping) {
-      const int n = epoll_wait(epoll_fd_, events, kMaxEpollEvents, -1);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        break;  // only EBADF/EINVAL: nothing left to serve
-      }
+      const int n = epoll_wait(epoll_fd_, events, kMaxEpollEvents, TimeoutMs());
+      if (n < 0 && errno != EINTR) break;  // EBADF/EINVAL: nothing to serve
       for (int i = 0; i < n; ++i) {
         const uint64_t tag = events[i].data.u64;
         if (tag == kListenerTag) {
@@ -70,36 +101,165 @@ class FakeTcpServer::IoLoop {
           uint64_t value;
           while (read(wake_fd_, &value, sizeof(value)) > 0) {
           }
-          absl::MutexLock lock(&server_->mu_);
-          stopping = server_->stop_requested_;
+          stopping = TakeCommands();
         } else {
           HandleConnection(tag, events[i].events);
         }
       }
+      RunTimers();
       Publish();
     }
     Shutdown();
   }
 
  private:
+  // One step of a connection's output, done in order.
+  struct Op {
+    enum class Kind { kWrite, kWait, kThen };
+    Kind kind = Kind::kWrite;
+    std::string bytes;    // kWrite
+    absl::Time until;     // kWait: set when the wait begins
+    absl::Duration wait;  // kWait
+    Reply::Then then = Reply::Then::kNothing;  // kThen
+    std::string why;                           // kThen: for the log
+    bool logged = false;  // kWrite: its kSent event is logged
+  };
+
   struct Connection {
     int fd = -1;
     uint64_t id = 0;
     std::string peer;
     std::string input;  // bytes read and not yet framed
     uint64_t messages = 0;
-    // Replies not yet fully written; the front one has `output_offset` bytes
-    // written.
-    std::deque<std::string> output;
-    size_t output_offset = 0;
-    size_t output_bytes = 0;  // unsent bytes in `output`
-    bool peer_closed = false;
-    bool reading = true;   // EPOLLIN registered
-    bool writing = false;  // EPOLLOUT registered
+    std::deque<Op> output;     // what to do next, in order
+    size_t output_offset = 0;  // bytes of the front kWrite already written
+    size_t output_bytes = 0;   // unsent bytes queued in kWrite ops
+    size_t sent_bytes = 0;     // bytes written in all
+    bool waiting = false;      // the front op is a kWait with a timer set
+    bool peer_closed = false;  // EOF read; close once output is done
+    bool write_shut = false;   // half-closed by the server
+    bool stalled = false;      // nothing more is sent
+    bool reading = true;       // EPOLLIN registered
+    bool writing = false;      // EPOLLOUT registered
   };
 
+  // Returns the epoll_wait timeout: until the earliest timer, or forever.
+  int TimeoutMs() const {
+    if (timers_.empty()) return -1;
+    const absl::Duration left = timers_.top().first - absl::Now();
+    if (left <= absl::ZeroDuration()) return 0;
+    return static_cast<int>(std::min<int64_t>(
+        absl::ToInt64Milliseconds(left + absl::Microseconds(999)), 1 << 30));
+  }
+
+  void RunTimers() {
+    const absl::Time now = absl::Now();
+    while (!timers_.empty() && timers_.top().first <= now) {
+      const uint64_t id = timers_.top().second;
+      timers_.pop();
+      auto it = connections_.find(id);
+      if (it == connections_.end()) continue;  // closed meanwhile
+      Connection& conn = *it->second;
+      if (!conn.waiting || conn.output.empty() ||
+          conn.output.front().until > now) {
+        continue;  // a stale timer
+      }
+      conn.waiting = false;
+      conn.output.pop_front();
+      Pump(conn);
+    }
+  }
+
+  // Takes the queued commands and carries them out. Returns true iff Stop() was
+  // requested.
+  bool TakeCommands() {
+    std::vector<Command> commands;
+    bool stopping;
+    {
+      absl::MutexLock lock(&server_->mu_);
+      commands.swap(server_->commands_);
+      stopping = server_->stop_requested_;
+    }
+    for (Command& command : commands) {
+      const int touched = Execute(command);
+      if (command.result != nullptr) *command.result = touched;
+      Publish();  // the effect is logged before the caller returns
+      if (command.done != nullptr) command.done->Notify();
+    }
+    return stopping;
+  }
+
+  int Execute(Command& command) {
+    switch (command.kind) {
+      case Command::Kind::kSend: {
+        auto it = connections_.find(command.connection_id);
+        if (it == connections_.end()) return 0;
+        Queue(*it->second, std::move(command.reply));
+        Pump(*it->second);
+        return 1;
+      }
+      case Command::Kind::kBroadcast: {
+        std::vector<uint64_t> ids = OpenIds();
+        for (uint64_t id : ids) {
+          auto it = connections_.find(id);
+          if (it == connections_.end()) continue;
+          Queue(*it->second, command.reply);
+          Pump(*it->second);
+        }
+        return static_cast<int>(ids.size());
+      }
+      case Command::Kind::kDrop: {
+        std::vector<uint64_t> ids = OpenIds();
+        for (uint64_t id : ids) {
+          Connection& conn = *connections_[id];
+          if (command.reset) {
+            Reset(conn, "dropped by the server (reset)");
+          } else {
+            Close(conn, EventType::kServerClosed, "dropped by the server");
+          }
+        }
+        return static_cast<int>(ids.size());
+      }
+      case Command::Kind::kPause:
+        if (listen_fd_ >= 0) {
+          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+        }
+        return 0;
+      case Command::Kind::kRefuse:
+        if (listen_fd_ >= 0) {
+          close(listen_fd_);
+          listen_fd_ = -1;
+        }
+        return 0;
+      case Command::Kind::kResume:
+        if (command.listen_fd >= 0) {
+          if (listen_fd_ >= 0) close(listen_fd_);
+          listen_fd_ = command.listen_fd;
+          command.listen_fd = -1;
+        }
+        if (listen_fd_ >= 0) {
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.u64 = kListenerTag;
+          epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+          AcceptAll();
+        }
+        return 0;
+    }
+    return 0;
+  }
+
+  // Open connection ids, oldest first.
+  std::vector<uint64_t> OpenIds() const {
+    std::vector<uint64_t> ids;
+    ids.reserve(connections_.size());
+    for (const auto& [id, conn] : connections_) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
   void AcceptAll() {
-    while (true) {
+    while (listen_fd_ >= 0) {
       sockaddr_storage addr;
       socklen_t len = sizeof(addr);
       const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr),
@@ -126,17 +286,23 @@ class FakeTcpServer::IoLoop {
       ev.data.u64 = id;
       if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
         const int err = errno;
-        close(fd);
         AddEvent(EventType::kServerClosed, id, std::move(peer), "",
                  absl::StrCat("epoll_ctl: ", strerror(err)));
+        Publish();
+        close(fd);
         continue;
       }
-      auto conn = std::make_unique<Connection>();
-      conn->fd = fd;
-      conn->id = id;
-      conn->peer = peer;
+      auto owned = std::make_unique<Connection>();
+      Connection& conn = *owned;
+      conn.fd = fd;
+      conn.id = id;
+      conn.peer = peer;
       AddEvent(EventType::kAccepted, id, std::move(peer), "", "");
-      connections_.emplace(id, std::move(conn));
+      connections_.emplace(id, std::move(owned));
+      if (options_.greeting.has_value()) {
+        Queue(conn, *options_.greeting);
+        Pump(conn);
+      }
     }
   }
 
@@ -145,7 +311,7 @@ class FakeTcpServer::IoLoop {
     if (it == connections_.end()) return;  // closed earlier in this batch
     Connection& conn = *it->second;
     if (events & EPOLLOUT) {
-      if (!Flush(conn)) return;
+      if (!Pump(conn)) return;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
       if (conn.reading) Read(conn);
@@ -177,10 +343,7 @@ class FakeTcpServer::IoLoop {
       conn.input.append(chunk.data(), chunk.size());
       if (!Deframe(conn)) return;
     }
-    if (!conn.output.empty() && !conn.writing) {
-      if (!Flush(conn)) return;
-    }
-    UpdateInterest(conn);
+    Pump(conn);
   }
 
   // Takes every complete message off the front of `conn.input`. Returns false
@@ -198,8 +361,8 @@ class FakeTcpServer::IoLoop {
                 ? EventType::kOversize
                 : EventType::kFramingError;
         conn.input.erase(0, offset);
-        // Replies to the good messages before the bad one still go out, if they
-        // can without waiting; what cannot is named in the close event.
+        // Replies to the good messages before the bad one still go out, if
+        // they can without waiting; what cannot is named in the close event.
         if (!WriteNow(conn)) return false;
         Close(conn, type, std::string(frame.status().message()),
               std::move(conn.input));
@@ -216,43 +379,126 @@ class FakeTcpServer::IoLoop {
 
   void OnMessage(Connection& conn, absl::string_view bytes) {
     AddEvent(EventType::kReceived, conn.id, conn.peer, std::string(bytes), "");
-    std::optional<std::string> reply;
+    std::optional<Reply> reply;
     if (options_.responder) {
       reply = options_.responder(
           ReceivedMessage{conn.id, conn.peer, bytes, conn.messages});
-    } else {
-      reply = options_.reply;
+    } else if (options_.reply.has_value()) {
+      reply = Reply(*options_.reply);
     }
     ++conn.messages;
-    if (reply.has_value() && !reply->empty()) Queue(conn, *std::move(reply));
+    if (reply.has_value()) Queue(conn, *std::move(reply));
   }
 
-  // Queues `bytes` for sending and logs them as sent now, so the log shows a
-  // reply before the peer can read it. If the connection ends before every byte
-  // is written, its close event says how many were left unsent.
-  void Queue(Connection& conn, std::string bytes) {
-    AddEvent(EventType::kSent, conn.id, conn.peer, bytes, "");
-    conn.output_bytes += bytes.size();
-    conn.output.push_back(std::move(bytes));
+  // Turns `reply` into output ops on `conn`, with the server-wide faults.
+  void Queue(Connection& conn, Reply reply) {
+    if (conn.stalled) return;
+    const absl::Duration delay = reply.delay + options_.reply_latency;
+    if (delay > absl::ZeroDuration()) {
+      Op wait;
+      wait.kind = Op::Kind::kWait;
+      wait.wait = delay;
+      conn.output.push_back(std::move(wait));
+    }
+    if (reply.send_only < reply.bytes.size())
+      reply.bytes.resize(reply.send_only);
+    size_t piece = reply.bytes.size();
+    absl::Duration pause = absl::ZeroDuration();
+    const int64_t rate = reply.bytes_per_second > 0 ? reply.bytes_per_second
+                                                    : options_.bytes_per_second;
+    if (reply.slice_bytes > 0) {
+      piece = reply.slice_bytes;
+      pause = reply.slice_pause;
+    } else if (rate > 0) {
+      piece = static_cast<size_t>(
+          std::max<int64_t>(1, rate / kRatePiecesPerSecond));
+      pause = absl::Seconds(1) * (static_cast<double>(piece) / rate);
+    }
+    for (size_t offset = 0; offset < reply.bytes.size(); offset += piece) {
+      if (offset > 0 && pause > absl::ZeroDuration()) {
+        Op wait;
+        wait.kind = Op::Kind::kWait;
+        wait.wait = pause;
+        conn.output.push_back(std::move(wait));
+      }
+      Op write;
+      write.bytes = reply.bytes.substr(offset, piece);
+      conn.output_bytes += write.bytes.size();
+      conn.output.push_back(std::move(write));
+    }
+    if (reply.then != Reply::Then::kNothing) {
+      if (reply.then_delay > absl::ZeroDuration()) {
+        Op wait;
+        wait.kind = Op::Kind::kWait;
+        wait.wait = reply.then_delay;
+        conn.output.push_back(std::move(wait));
+      }
+      Op then;
+      then.kind = Op::Kind::kThen;
+      then.then = reply.then;
+      then.why = absl::StrCat("reply fault: ", ThenName(reply.then));
+      conn.output.push_back(std::move(then));
+    }
   }
 
   void OnEof(Connection& conn) {
     conn.peer_closed = true;
-    std::string leftover = std::move(conn.input);
-    conn.input.clear();
     if (conn.output.empty()) {
-      Close(conn, EventType::kPeerClosed, "", std::move(leftover));
+      Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
       return;
     }
-    // Finish sending the replies first; the close is logged when they are
-    // written.
-    conn.input = std::move(leftover);
+    // Finish the replies first; the close is logged when they are done.
     UpdateInterest(conn);
   }
 
-  // Writes what it can. Returns false iff the connection was closed.
-  bool Flush(Connection& conn) {
-    if (!WriteNow(conn)) return false;
+  // Carries out output ops until done, blocked (EAGAIN) or waiting on a timer.
+  // Returns false iff the connection was closed.
+  bool Pump(Connection& conn) {
+    while (!conn.output.empty()) {
+      Op& op = conn.output.front();
+      if (op.kind == Op::Kind::kWrite) {
+        if (!WriteNow(conn)) return false;
+        if (!conn.output.empty() &&
+            conn.output.front().kind == Op::Kind::kWrite) {
+          break;  // the socket is full; EPOLLOUT resumes
+        }
+        continue;
+      }
+      if (op.kind == Op::Kind::kWait) {
+        if (!conn.waiting) {
+          op.until = absl::Now() + op.wait;
+          conn.waiting = true;
+          timers_.emplace(op.until, conn.id);
+        }
+        break;  // RunTimers pops it when due
+      }
+      // kThen
+      const Reply::Then then = op.then;
+      std::string why = std::move(op.why);
+      conn.output.pop_front();
+      switch (then) {
+        case Reply::Then::kNothing:
+          break;
+        case Reply::Then::kClose:
+          Close(conn, EventType::kServerClosed, std::move(why));
+          return false;
+        case Reply::Then::kReset:
+          Reset(conn, std::move(why));
+          return false;
+        case Reply::Then::kHalfClose:
+          shutdown(conn.fd, SHUT_WR);
+          conn.write_shut = true;
+          AddEvent(EventType::kServerHalfClosed, conn.id, conn.peer, "",
+                   std::move(why));
+          break;
+        case Reply::Then::kStall:
+          conn.stalled = true;
+          conn.output.clear();
+          conn.output_bytes = 0;
+          AddEvent(EventType::kStalled, conn.id, conn.peer, "", std::move(why));
+          break;
+      }
+    }
     if (conn.output.empty() && conn.peer_closed) {
       Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
       return false;
@@ -261,24 +507,53 @@ class FakeTcpServer::IoLoop {
     return true;
   }
 
-  // Writes queued replies until done or the socket would block. Returns false
-  // iff the connection was closed (a write error).
+  // Writes the leading kWrite ops until done or the socket would block. Returns
+  // false iff the connection was closed (a write error, or close_after_bytes).
   bool WriteNow(Connection& conn) {
-    if (!conn.output.empty()) Publish();
-    while (!conn.output.empty()) {
-      std::string& front = conn.output.front();
-      const ssize_t n = send(conn.fd, front.data() + conn.output_offset,
-                             front.size() - conn.output_offset, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == EINTR) continue;
-        const int err = errno;
-        Close(conn, EventType::kReset, absl::StrCat("send: ", strerror(err)));
-        return false;
+    while (!conn.output.empty() &&
+           conn.output.front().kind == Op::Kind::kWrite) {
+      Op& op = conn.output.front();
+      if (conn.write_shut || conn.stalled) {
+        conn.output_bytes -= op.bytes.size() - conn.output_offset;
+        conn.output_offset = 0;
+        conn.output.pop_front();
+        continue;
+      }
+      size_t want = op.bytes.size() - conn.output_offset;
+      const size_t budget = options_.close_after_bytes > conn.sent_bytes
+                                ? options_.close_after_bytes - conn.sent_bytes
+                                : 0;
+      want = std::min(want, budget);
+      if (!op.logged) {
+        op.logged = true;
+        // Logged as sent before the peer can read it.
+        AddEvent(
+            EventType::kSent, conn.id, conn.peer, op.bytes.substr(0, want),
+            want < op.bytes.size() ? "cut short by close_after_bytes" : "");
+        Publish();
+      }
+      ssize_t n = 0;
+      if (want > 0) {
+        n = send(conn.fd, op.bytes.data() + conn.output_offset, want,
+                 MSG_NOSIGNAL);
+        if (n < 0) {
+          if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+          if (errno == EINTR) continue;
+          const int err = errno;
+          Close(conn, EventType::kReset, absl::StrCat("send: ", strerror(err)));
+          return false;
+        }
       }
       conn.output_offset += static_cast<size_t>(n);
       conn.output_bytes -= static_cast<size_t>(n);
-      if (conn.output_offset == front.size()) {
+      conn.sent_bytes += static_cast<size_t>(n);
+      if (conn.sent_bytes >= options_.close_after_bytes) {
+        Close(conn, EventType::kServerClosed,
+              absl::StrCat("close_after_bytes ", options_.close_after_bytes,
+                           " reached"));
+        return false;
+      }
+      if (conn.output_offset == op.bytes.size()) {
         conn.output.pop_front();
         conn.output_offset = 0;
       }
@@ -286,12 +561,13 @@ class FakeTcpServer::IoLoop {
     return true;
   }
 
-  // Reads unless the peer is gone or too many reply bytes wait; writes while
-  // some wait.
+  // Reads unless the peer is gone or too many reply bytes wait; writes while a
+  // write is next.
   void UpdateInterest(Connection& conn) {
     const bool reading =
         !conn.peer_closed && conn.output_bytes <= options_.max_pending_output;
-    const bool writing = !conn.output.empty();
+    const bool writing =
+        !conn.output.empty() && conn.output.front().kind == Op::Kind::kWrite;
     if (reading == conn.reading && writing == conn.writing) return;
     epoll_event ev{};
     ev.events = (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0);
@@ -299,6 +575,13 @@ class FakeTcpServer::IoLoop {
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, conn.fd, &ev);
     conn.reading = reading;
     conn.writing = writing;
+  }
+
+  // Closes with a reset (RST) instead of a FIN.
+  void Reset(Connection& conn, std::string why) {
+    linger l{1, 0};
+    setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    Close(conn, EventType::kServerReset, std::move(why));
   }
 
   void Close(Connection& conn, EventType type, std::string detail,
@@ -325,12 +608,21 @@ class FakeTcpServer::IoLoop {
       close(listen_fd_);
       listen_fd_ = -1;
     }
-    while (!connections_.empty()) {
-      Close(*connections_.begin()->second, EventType::kServerClosed,
-            "server stopped");
+    for (uint64_t id : OpenIds()) {
+      Close(*connections_[id], EventType::kServerClosed, "server stopped");
     }
     Publish();
     server_->log_.Finish();
+    // Commands that raced with Stop() are answered, not left waiting.
+    std::vector<Command> commands;
+    {
+      absl::MutexLock lock(&server_->mu_);
+      commands.swap(server_->commands_);
+    }
+    for (Command& command : commands) {
+      if (command.listen_fd >= 0) close(command.listen_fd);
+      if (command.done != nullptr) command.done->Notify();
+    }
   }
 
   void AddEvent(EventType type, uint64_t id, std::string peer,
@@ -353,6 +645,11 @@ class FakeTcpServer::IoLoop {
   std::vector<char> read_buffer_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t next_connection_id_ = 1;
+  // (when, connection id), earliest first; stale entries are skipped.
+  std::priority_queue<std::pair<absl::Time, uint64_t>,
+                      std::vector<std::pair<absl::Time, uint64_t>>,
+                      std::greater<std::pair<absl::Time, uint64_t>>>
+      timers_;
   // Events of this loop iteration, appended to the log under one lock.
   std::vector<Event> pending_;
 };
@@ -386,10 +683,29 @@ absl::Status ValidateOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         "Start: log_limits.max_events must be > 0");
   }
+  if (options.bytes_per_second < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: bytes_per_second must be >= 0, got ",
+                     options.bytes_per_second));
+  }
+  if (options.reply_latency < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: reply_latency must be >= 0, got ",
+                     absl::FormatDuration(options.reply_latency)));
+  }
   if (absl::Status s = ValidateFraming(options.framing); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("Start: ", s.message()));
   }
   return absl::OkStatus();
+}
+
+// The host part of "127.0.0.1:9500" or "[::1]:9500".
+std::string HostOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
+  return host;
 }
 
 }  // namespace
@@ -459,7 +775,7 @@ void FakeTcpServer::Stop() {
       // Inside a callback on the I/O thread: joining here would deadlock, so
       // only ask the loop to end; wake_fd_ stays open until this thread is
       // joined.
-      changed = state_ == ListenerState::kAccepting;
+      changed = state_ != ListenerState::kStopped;
       state_ = ListenerState::kStopped;
       stop_requested_ = true;
       const uint64_t one = 1;
@@ -474,7 +790,8 @@ void FakeTcpServer::Stop() {
   absl::MutexLock lifecycle(&lifecycle_mu_);
   {
     absl::MutexLock lock(&mu_);
-    changed = state_ == ListenerState::kAccepting;
+    changed = state_ != ListenerState::kStopped &&
+              state_ != ListenerState::kNotStarted;
     if (changed) state_ = ListenerState::kStopped;
     stop_requested_ = true;
   }
@@ -490,6 +807,134 @@ void FakeTcpServer::Stop() {
   absl::MutexLock lock(&mu_);
   close(wake_fd_);
   wake_fd_ = -1;
+}
+
+absl::Status FakeTcpServer::Run(Command command) {
+  absl::Notification done;
+  bool on_io_thread;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_requested_ || state_ == ListenerState::kNotStarted ||
+        state_ == ListenerState::kStopped) {
+      if (command.listen_fd >= 0) close(command.listen_fd);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the server is not running (", ListenerStateName(state_), ")"));
+    }
+    on_io_thread = std::this_thread::get_id() == io_thread_id_;
+    if (on_io_thread) {
+      command.result = nullptr;  // queued; nobody waits for the count
+    } else {
+      command.done = &done;
+    }
+    commands_.push_back(std::move(command));
+    const uint64_t one = 1;
+    (void)write(wake_fd_, &one, sizeof(one));
+  }
+  if (!on_io_thread) done.WaitForNotification();
+  return absl::OkStatus();
+}
+
+absl::Status FakeTcpServer::Send(uint64_t connection_id, Reply reply) {
+  int touched = -1;
+  Command command;
+  command.kind = Command::Kind::kSend;
+  command.connection_id = connection_id;
+  command.reply = std::move(reply);
+  command.result = &touched;
+  if (absl::Status s = Run(std::move(command)); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Send to connection ", connection_id, ": ", s.message()));
+  }
+  if (touched == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("Send: connection ", connection_id, " is not open"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> FakeTcpServer::Broadcast(Reply reply) {
+  int touched = 0;
+  Command command;
+  command.kind = Command::Kind::kBroadcast;
+  command.reply = std::move(reply);
+  command.result = &touched;
+  if (absl::Status s = Run(std::move(command)); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Broadcast: ", s.message()));
+  }
+  return touched;
+}
+
+absl::StatusOr<int> FakeTcpServer::DropConnections(bool reset) {
+  int touched = 0;
+  Command command;
+  command.kind = Command::Kind::kDrop;
+  command.reset = reset;
+  command.result = &touched;
+  if (absl::Status s = Run(std::move(command)); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("DropConnections: ", s.message()));
+  }
+  return touched;
+}
+
+absl::Status FakeTcpServer::PauseAccepting() {
+  if (state() == ListenerState::kPaused) return absl::OkStatus();
+  if (state() != ListenerState::kAccepting) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "PauseAccepting: the listener is ", ListenerStateName(state())));
+  }
+  SetState(ListenerState::kPaused);  // health says NOT_SERVING first
+  Command command;
+  command.kind = Command::Kind::kPause;
+  return Run(std::move(command));
+}
+
+absl::Status FakeTcpServer::StopAccepting() {
+  const ListenerState now = state();
+  if (now == ListenerState::kRefusing) return absl::OkStatus();
+  if (now != ListenerState::kAccepting && now != ListenerState::kPaused) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "StopAccepting: the listener is ", ListenerStateName(now)));
+  }
+  SetState(ListenerState::kRefusing);
+  Command command;
+  command.kind = Command::Kind::kRefuse;
+  return Run(std::move(command));
+}
+
+absl::Status FakeTcpServer::ResumeAccepting() {
+  const ListenerState now = state();
+  if (now == ListenerState::kAccepting) return absl::OkStatus();
+  if (now != ListenerState::kPaused && now != ListenerState::kRefusing) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ResumeAccepting: the listener is ", ListenerStateName(now)));
+  }
+  Command command;
+  command.kind = Command::Kind::kResume;
+  if (now == ListenerState::kRefusing) {
+    // Listening again before this returns, as Start() does.
+    absl::StatusOr<BoundListener> listener =
+        Listen(HostOf(address()), port(), options_.backlog);
+    if (!listener.ok()) {
+      return absl::Status(
+          listener.status().code(),
+          absl::StrCat("ResumeAccepting: ", listener.status().message()));
+    }
+    command.listen_fd = listener->fd;
+  }
+  if (absl::Status s = Run(std::move(command)); !s.ok()) return s;
+  SetState(ListenerState::kAccepting);
+  return absl::OkStatus();
+}
+
+void FakeTcpServer::SetState(ListenerState state) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ == state || state_ == ListenerState::kStopped) return;
+    state_ = state;
+  }
+  NotifyStateObservers();
 }
 
 int FakeTcpServer::AddStateObserver(std::function<void()> observer) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,8 +16,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "server/framing.h"
 #include "server/message_log.h"
 
@@ -31,11 +35,48 @@ struct ReceivedMessage {
       0;  // 0 for the first message on this connection, then 1, ...
 };
 
-// Decides the reply to one message: the bytes to send, or std::nullopt for no
-// reply. Runs on the server's I/O thread: it must not block, and must not call
-// Stop() (see Stop).
+// What the server sends, and how: the bytes, shaped by the fault fields, then
+// what happens to the connection. Every delay is a timer on the I/O thread:
+// other connections are served meanwhile. Replies on one connection go out in
+// order.
+struct Reply {
+  // What happens after the bytes are sent.
+  enum class Then {
+    kNothing,    // the connection stays open
+    kClose,      // the server closes it (FIN)
+    kReset,      // the server resets it (RST, via SO_LINGER 0)
+    kHalfClose,  // the server shuts down its write side; it still reads
+    kStall,      // nothing more is ever sent on it; messages are still logged
+  };
+
+  Reply() = default;
+  Reply(std::string b) : bytes(std::move(b)) {}  // NOLINT: implicit by design
+  Reply(const char* b) : bytes(b) {}             // NOLINT: implicit by design
+
+  std::string bytes;
+  // Wait this long before the first byte.
+  absl::Duration delay = absl::ZeroDuration();
+  // Send in pieces of this many bytes (0: in one piece), `slice_pause` apart.
+  size_t slice_bytes = 0;
+  absl::Duration slice_pause = absl::ZeroDuration();
+  // Limit the rate (0: unlimited); the bytes go out in 20 pieces a second.
+  int64_t bytes_per_second = 0;
+  // Send only the first `send_only` bytes (then `then`); SIZE_MAX: all of them.
+  size_t send_only = SIZE_MAX;
+  Then then = Then::kNothing;
+  // Wait this long after the bytes before `then` (a slow close).
+  absl::Duration then_delay = absl::ZeroDuration();
+};
+
+// Returns "close", "reset", ... for logs and messages.
+absl::string_view ThenName(Reply::Then then);
+
+// Decides the reply to one message: a Reply (bytes and faults), or std::nullopt
+// for no reply. Runs on the server's I/O thread: it must not block, and must
+// not call Stop() or the commands below from another thread's point of view
+// (see Stop).
 using Responder =
-    std::function<std::optional<std::string>(const ReceivedMessage& message)>;
+    std::function<std::optional<Reply>(const ReceivedMessage& message)>;
 
 // How a FakeTcpServer listens, frames, replies and bounds its memory. Every
 // field has a usable default; `FakeTcpServer::Start` rejects bad values with
@@ -69,14 +110,27 @@ struct ServerOptions {
   std::optional<std::string> reply = std::string("Received");
   // When set, decides each reply instead of `reply`.
   Responder responder;
+  // Sent to every new connection before anything else, when set.
+  std::optional<Reply> greeting;
+  // Faults for every reply (added to each Reply's own): a delay before each
+  // one, a rate limit when the Reply has none, and a close once a connection
+  // has been sent this many bytes in all (SIZE_MAX: never).
+  absl::Duration reply_latency = absl::ZeroDuration();
+  int64_t bytes_per_second = 0;
+  size_t close_after_bytes = SIZE_MAX;
 };
 
 // Whether the listener accepts connections.
 enum class ListenerState {
   kNotStarted,  // Start() not called yet, or it failed
   kAccepting,   // bound, listening, served by the I/O thread
+  kPaused,      // PauseAccepting(): connects complete in the backlog, unserved
+  kRefusing,    // StopAccepting(): the listener is closed, connects are refused
   kStopped,     // Stop() was called
 };
+
+// Returns "accepting", "paused", ... for logs and messages.
+absl::string_view ListenerStateName(ListenerState state);
 
 // A fake TCP server for tests: listens on loopback, records every message and
 // connection event in a MessageLog, and replies "Received" (or what `responder`
@@ -126,6 +180,35 @@ class FakeTcpServer {
   // Returns the listener's state.
   ListenerState state() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Commands. Each is carried out by the I/O thread; called from another
+  // thread, it returns once done (the effect is visible to clients); called
+  // from the I/O thread (a Responder), it is queued and done after the current
+  // event.
+
+  // Sends `reply` (with its faults) on connection `connection_id`. Returns
+  // NOT_FOUND if that connection is not open, FAILED_PRECONDITION if the server
+  // is not running.
+  absl::Status Send(uint64_t connection_id, Reply reply)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends `reply` on every open connection; returns how many.
+  // FAILED_PRECONDITION if the server is not running.
+  absl::StatusOr<int> Broadcast(Reply reply) ABSL_LOCKS_EXCLUDED(mu_);
+  // Closes every open connection now: with a FIN, or a reset (RST) when
+  // `reset`. Returns how many; FAILED_PRECONDITION if the server is not
+  // running.
+  absl::StatusOr<int> DropConnections(bool reset = false)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops accepting and closes the listener: connects are refused. Open
+  // connections carry on. The health sidecar reports NOT_SERVING.
+  absl::Status StopAccepting() ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops accepting but keeps listening: connects complete in the kernel's
+  // backlog and wait there, unserved. The health sidecar reports NOT_SERVING.
+  absl::Status PauseAccepting() ABSL_LOCKS_EXCLUDED(mu_);
+  // Accepts again after StopAccepting() (binding the same address and port
+  // again, before it returns) or PauseAccepting() (serving the backlog).
+  // Returns the bind error if the port was taken meanwhile.
+  absl::Status ResumeAccepting() ABSL_LOCKS_EXCLUDED(mu_);
+
   // Calls `observer` after every change of state() (and once now, so it sees
   // the current state). Calls are serialized, never made under the server's own
   // locks, and may come from any thread that changes the state: the observer
@@ -147,6 +230,24 @@ class FakeTcpServer {
 
   // Runs every state observer, one at a time.
   void NotifyStateObservers() ABSL_LOCKS_EXCLUDED(observers_mu_);
+
+  // Work for the I/O thread, queued by the commands above.
+  struct Command {
+    enum class Kind { kSend, kBroadcast, kDrop, kPause, kRefuse, kResume };
+    Kind kind = Kind::kSend;
+    uint64_t connection_id = 0;
+    Reply reply;
+    bool reset = false;
+    int listen_fd = -1;     // kResume after kRefuse: the new listener
+    int* result = nullptr;  // how many connections it touched (may be null)
+    absl::Notification* done =
+        nullptr;  // notified when carried out (may be null)
+  };
+  // Queues `command`, wakes the I/O thread, and (unless called on it) waits for
+  // it. Returns FAILED_PRECONDITION when the server is not running.
+  absl::Status Run(Command command) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sets state_ to `state`; notifies observers if it changed.
+  void SetState(ListenerState state) ABSL_LOCKS_EXCLUDED(mu_);
 
   const ServerOptions options_;
   MessageLog log_;
@@ -170,6 +271,7 @@ class FakeTcpServer {
   ListenerState state_ ABSL_GUARDED_BY(mu_) = ListenerState::kNotStarted;
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
   int port_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Command> commands_ ABSL_GUARDED_BY(mu_);
   std::string address_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -60,6 +60,23 @@ TEST(HealthSidecarTest, CheckFollowsTheListener) {
             HealthCheckResponse::NOT_SERVING);
 }
 
+TEST(HealthSidecarTest, PausedAndRefusingAreNotServing) {
+  FakeTcpServer server(AnyPort());
+  HealthSidecar health(&server);
+  ASSERT_TRUE(health.Start().ok());
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(MustCheck(health, "fake_tcp_server"), HealthCheckResponse::SERVING);
+  ASSERT_TRUE(server.PauseAccepting().ok());
+  EXPECT_EQ(MustCheck(health, "fake_tcp_server"),
+            HealthCheckResponse::NOT_SERVING);
+  ASSERT_TRUE(server.ResumeAccepting().ok());
+  EXPECT_EQ(MustCheck(health, ""), HealthCheckResponse::SERVING);
+  ASSERT_TRUE(server.StopAccepting().ok());
+  EXPECT_EQ(MustCheck(health, ""), HealthCheckResponse::NOT_SERVING);
+  ASSERT_TRUE(server.ResumeAccepting().ok());
+  EXPECT_EQ(MustCheck(health, ""), HealthCheckResponse::SERVING);
+}
+
 TEST(HealthSidecarTest, SidecarStartedAfterTheServerIsServingAtOnce) {
   FakeTcpServer server(AnyPort());
   ASSERT_TRUE(server.Start().ok());

@@ -30,6 +30,12 @@ absl::string_view EventTypeName(EventType type) {
       return "framing error";
     case EventType::kConnectionLimit:
       return "connection limit";
+    case EventType::kServerReset:
+      return "reset by server";
+    case EventType::kServerHalfClosed:
+      return "half-closed by server";
+    case EventType::kStalled:
+      return "stalled";
   }
   return "unknown";
 }
@@ -42,10 +48,13 @@ bool IsCloseEvent(EventType type) {
     case EventType::kOversize:
     case EventType::kFramingError:
     case EventType::kConnectionLimit:
+    case EventType::kServerReset:
       return true;
     case EventType::kAccepted:
     case EventType::kReceived:
     case EventType::kSent:
+    case EventType::kServerHalfClosed:
+    case EventType::kStalled:
       return false;
   }
   return false;
@@ -126,7 +135,9 @@ void MessageLog::AppendLocked(Event event) {
       ++counts_.sent;
       break;
     default:
-      if (open_.erase(event.connection_id) > 0) ++counts_.closed;
+      if (IsCloseEvent(event.type) && open_.erase(event.connection_id) > 0) {
+        ++counts_.closed;
+      }
       break;
   }
   counts_.open = open_.size();

@@ -28,8 +28,11 @@ enum class EventType {
   kReset,       // the peer reset the connection (ECONNRESET) or another error
   kServerClosed,  // the server closed the connection (`detail` says why)
   kOversize,  // a message exceeded max_message_size; the connection is closed
-  kFramingError,     // malformed framing (e.g. a bad length header); closed
-  kConnectionLimit,  // accepted past max_connections and closed at once
+  kFramingError,      // malformed framing (e.g. a bad length header); closed
+  kConnectionLimit,   // accepted past max_connections and closed at once
+  kServerReset,       // the server reset the connection (a fault, or a drop)
+  kServerHalfClosed,  // the server shut down its write side (a fault)
+  kStalled,           // the server will send nothing more on it (a fault)
 };
 
 // Returns the event type's name, e.g. "received".
