@@ -104,6 +104,12 @@ TEST(HealthSidecarTest, WatchStreamsEveryChange) {
   ASSERT_TRUE(server.Start().ok());
   ASSERT_TRUE(reader->Read(&response));
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+  ASSERT_TRUE(server.PauseAccepting().ok());
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  ASSERT_TRUE(server.ResumeAccepting().ok());
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
   server.Stop();
   ASSERT_TRUE(reader->Read(&response));
   EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
