@@ -78,7 +78,8 @@ class FakeTcpServer::IoLoop {
         listen_fd_(listen_fd),
         epoll_fd_(epoll_fd),
         wake_fd_(wake_fd),
-        read_buffer_(options_.read_size) {}
+        read_buffer_(options_.read_size),
+        responder_(options_.responder) {}
 
   ~IoLoop() {
     if (listen_fd_ >= 0) close(listen_fd_);
@@ -220,6 +221,9 @@ class FakeTcpServer::IoLoop {
         }
         return static_cast<int>(ids.size());
       }
+      case Command::Kind::kSetResponder:
+        responder_ = std::move(command.responder);
+        return 0;
       case Command::Kind::kPause:
         if (listen_fd_ >= 0) {
           epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
@@ -380,9 +384,9 @@ class FakeTcpServer::IoLoop {
   void OnMessage(Connection& conn, absl::string_view bytes) {
     AddEvent(EventType::kReceived, conn.id, conn.peer, std::string(bytes), "");
     std::optional<Reply> reply;
-    if (options_.responder) {
-      reply = options_.responder(
-          ReceivedMessage{conn.id, conn.peer, bytes, conn.messages});
+    if (responder_) {
+      reply =
+          responder_(ReceivedMessage{conn.id, conn.peer, bytes, conn.messages});
     } else if (options_.reply.has_value()) {
       reply = Reply(*options_.reply);
     }
@@ -643,6 +647,8 @@ class FakeTcpServer::IoLoop {
   const int epoll_fd_;
   const int wake_fd_;  // owned by the server
   std::vector<char> read_buffer_;
+  // Decides replies; starts as options_.responder, replaced by SetResponder().
+  Responder responder_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t next_connection_id_ = 1;
   // (when, connection id), earliest first; stale entries are skipped.
@@ -876,6 +882,17 @@ absl::StatusOr<int> FakeTcpServer::DropConnections(bool reset) {
         absl::StrCat("DropConnections: ", s.message()));
   }
   return touched;
+}
+
+absl::Status FakeTcpServer::SetResponder(Responder responder) {
+  Command command;
+  command.kind = Command::Kind::kSetResponder;
+  command.responder = std::move(responder);
+  if (absl::Status s = Run(std::move(command)); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("SetResponder: ", s.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FakeTcpServer::PauseAccepting() {

@@ -198,6 +198,9 @@ class FakeTcpServer {
   // running.
   absl::StatusOr<int> DropConnections(bool reset = false)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Replaces the responder (an empty one restores `options.reply`) for messages
+  // after it returns. FAILED_PRECONDITION if the server is not running.
+  absl::Status SetResponder(Responder responder) ABSL_LOCKS_EXCLUDED(mu_);
   // Stops accepting and closes the listener: connects are refused. Open
   // connections carry on. The health sidecar reports NOT_SERVING.
   absl::Status StopAccepting() ABSL_LOCKS_EXCLUDED(mu_);
@@ -233,10 +236,19 @@ class FakeTcpServer {
 
   // Work for the I/O thread, queued by the commands above.
   struct Command {
-    enum class Kind { kSend, kBroadcast, kDrop, kPause, kRefuse, kResume };
+    enum class Kind {
+      kSend,
+      kBroadcast,
+      kDrop,
+      kSetResponder,
+      kPause,
+      kRefuse,
+      kResume
+    };
     Kind kind = Kind::kSend;
     uint64_t connection_id = 0;
     Reply reply;
+    Responder responder;  // kSetResponder
     bool reset = false;
     int listen_fd = -1;     // kResume after kRefuse: the new listener
     int* result = nullptr;  // how many connections it touched (may be null)

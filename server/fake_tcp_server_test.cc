@@ -566,5 +566,26 @@ TEST(FakeTcpServerTest, TimedOutWaitReportsWhatWasSeen) {
   EXPECT_THAT(s.message(), HasSubstr("received 8 bytes \"only one\""));
 }
 
+TEST(FakeTcpServerTest, SetResponderTakesEffectForTheNextMessage) {
+  ServerOptions options = AnyPort();
+  options.framing = Framing::Delimiter("\n");
+  FakeTcpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  TcpClient client = MustConnect(server);
+  ASSERT_TRUE(client.SendAll("a\n", kTimeout).ok());
+  EXPECT_EQ(ReadN(client, 8), "Received");
+  ASSERT_TRUE(
+      server
+          .SetResponder([](const ReceivedMessage& m) -> std::optional<Reply> {
+            return Reply(absl::StrCat("echo ", m.bytes));
+          })
+          .ok());
+  ASSERT_TRUE(client.SendAll("b\n", kTimeout).ok());
+  EXPECT_EQ(ReadN(client, 6), "echo b");
+  ASSERT_TRUE(server.SetResponder(nullptr).ok());  // back to "Received"
+  ASSERT_TRUE(client.SendAll("c\n", kTimeout).ok());
+  EXPECT_EQ(ReadN(client, 8), "Received");
+}
+
 }  // namespace
 }  // namespace fake_tcp

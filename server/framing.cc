@@ -282,4 +282,24 @@ absl::StatusOr<Framing> ParseFramingSpec(absl::string_view spec) {
       ":little][:inclusive] or fixed:<bytes>");
 }
 
+absl::StatusOr<std::string> FramingSpec(const Framing& framing) {
+  switch (framing.kind) {
+    case Framing::Kind::kRaw:
+      return std::string("raw");
+    case Framing::Kind::kDelimiter:
+      return absl::StrCat("delimiter:", absl::CEscape(framing.delimiter));
+    case Framing::Kind::kLengthPrefix:
+      return absl::StrCat(
+          "length:", framing.header_bytes,
+          framing.endian == Framing::Endian::kBig ? ":big" : ":little",
+          framing.length_includes_header ? ":inclusive" : "");
+    case Framing::Kind::kFixedSize:
+      return absl::StrCat("fixed:", framing.fixed_size);
+    case Framing::Kind::kCustom:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "custom framing has no spelling for another process");
+}
+
 }  // namespace fake_tcp

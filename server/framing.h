@@ -115,6 +115,10 @@ absl::StatusOr<std::string> EncodeFrame(const Framing& framing,
 // Returns INVALID_ARGUMENT naming the spec and what is wrong with it.
 absl::StatusOr<Framing> ParseFramingSpec(absl::string_view spec);
 
+// Writes `framing` the way ParseFramingSpec reads it; INVALID_ARGUMENT for
+// custom framing, which has no spelling.
+absl::StatusOr<std::string> FramingSpec(const Framing& framing);
+
 }  // namespace fake_tcp
 
 #endif  // SERVER_FRAMING_H_

@@ -239,5 +239,26 @@ TEST(FramingTest, ParseFramingSpec) {
   }
 }
 
+TEST(FramingTest, FramingSpecRoundTrips) {
+  for (const Framing& f :
+       {Framing::Raw(), Framing::Delimiter("\r\n"), Framing::Delimiter("a:b"),
+        Framing::LengthPrefix(2, Framing::Endian::kLittle, true),
+        Framing::LengthPrefix(8), Framing::FixedSize(12)}) {
+    absl::StatusOr<std::string> spec = FramingSpec(f);
+    ASSERT_TRUE(spec.ok()) << f.ToString();
+    absl::StatusOr<Framing> back = ParseFramingSpec(*spec);
+    ASSERT_TRUE(back.ok()) << *spec << ": " << back.status();
+    EXPECT_EQ(back->ToString(), f.ToString());
+  }
+  EXPECT_EQ(
+      FramingSpec(Framing::Custom([](absl::string_view)
+                                      -> absl::StatusOr<std::optional<Frame>> {
+        return std::nullopt;
+      }))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fake_tcp

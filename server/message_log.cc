@@ -110,18 +110,27 @@ void MessageLog::Append(std::vector<Event>* events) {
   if (events->empty()) return;
   {
     absl::MutexLock lock(&mu_);
-    for (Event& event : *events) AppendLocked(std::move(event));
+    for (Event& event : *events) {
+      event.sequence = next_sequence_++;
+      AppendLocked(std::move(event));
+    }
   }
   events->clear();
 }
 
 void MessageLog::Append(Event event) {
   absl::MutexLock lock(&mu_);
+  event.sequence = next_sequence_++;
+  AppendLocked(std::move(event));
+}
+
+void MessageLog::AppendMirrored(Event event) {
+  absl::MutexLock lock(&mu_);
+  next_sequence_ = std::max(next_sequence_, event.sequence + 1);
   AppendLocked(std::move(event));
 }
 
 void MessageLog::AppendLocked(Event event) {
-  event.sequence = next_sequence_++;
   max_connection_id_ = std::max(max_connection_id_, event.connection_id);
   switch (event.type) {
     case EventType::kAccepted:

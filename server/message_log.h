@@ -100,6 +100,10 @@ class MessageLog {
   void Append(std::vector<Event>* events) ABSL_LOCKS_EXCLUDED(mu_);
   void Append(Event event) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Appends `event` keeping its `sequence` (which must grow), for a log that
+  // mirrors another one (e.g. a server in another process).
+  void AppendMirrored(Event event) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Returns a copy of every entry still kept, oldest first.
   std::vector<Event> Events() const ABSL_LOCKS_EXCLUDED(mu_);
   // Returns a copy of the kept entries of type `type`, oldest first.
@@ -164,6 +168,7 @@ class MessageLog {
   std::string ToString() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // Appends `event`, numbered `event.sequence`.
   void AppendLocked(Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What a timed-out wait reports: the counters and the last few events.
   std::string SummaryLocked(size_t last_events) const
