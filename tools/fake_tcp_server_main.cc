@@ -27,6 +27,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "server/atomic_file.h"
+#include "server/event_stream.h"
 #include "server/fake_tcp_server.h"
 #include "server/framing.h"
 #include "server/health_sidecar.h"
@@ -62,6 +63,11 @@ ABSL_FLAG(int64_t, log_max_events, 100000,
           "Entries the message log keeps; older ones are dropped and counted.");
 ABSL_FLAG(int64_t, log_max_bytes, int64_t{64} << 20,
           "Message bytes the message log keeps; older entries are dropped.");
+ABSL_FLAG(
+    std::string, event_log, "",
+    "Stream every log entry to this file as it happens (length-delimited "
+    "fake_tcp.EventRecord protobufs, server/event_record.proto), complete "
+    "at exit; the out-of-process test fixture follows it.");
 ABSL_FLAG(bool, quiet, false, "Print only the start line, not every event.");
 ABSL_FLAG(bool, verbose, false, "Print a hex dump of every message.");
 ABSL_FLAG(std::string, transcript, "",
@@ -100,19 +106,29 @@ std::string HexDump(absl::string_view bytes) {
   return out;
 }
 
-// Prints every event as it is logged, until the log is finished.
-void PrintEvents(const MessageLog& log, bool verbose) {
+// Prints every event as it is logged (unless `quiet`) and streams it to
+// `stream` (if not null), until the log is finished.
+void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
+                  EventStreamWriter* stream) {
   const absl::Time origin = log.origin();
   uint64_t last = 0;
   while (true) {
     absl::StatusOr<std::vector<Event>> events =
         log.WaitForEventsAfter(last, absl::InfiniteDuration());
     if (!events.ok()) return;  // finished
+    if (stream != nullptr) {
+      if (absl::Status s = stream->Write(*events); !s.ok()) {
+        fprintf(stderr, "fake_tcp_server: --event_log: %s\n",
+                std::string(s.message()).c_str());
+        stream = nullptr;
+      }
+    }
+    for (const Event& e : *events) last = e.sequence;
+    if (quiet) continue;
     for (const Event& e : *events) {
       std::string line = absl::StrCat(e.ToString(origin), "\n");
       if (verbose && !e.bytes.empty()) line += HexDump(e.bytes);
       fputs(line.c_str(), stdout);
-      last = e.sequence;
     }
     fflush(stdout);
   }
@@ -187,6 +203,16 @@ int Main(int argc, char** argv) {
   absl::StatusOr<ServerOptions> options = OptionsFromFlags();
   if (!options.ok()) return Usage(options.status());
 
+  EventStreamWriter event_stream;
+  const std::string event_log = absl::GetFlag(FLAGS_event_log);
+  if (!event_log.empty()) {
+    if (absl::Status s = event_stream.Open(event_log); !s.ok()) {
+      fprintf(stderr, "fake_tcp_server: --event_log: %s\n",
+              std::string(s.message()).c_str());
+      return kExitCannotServe;
+    }
+  }
+
   FakeTcpServer server(*options);
   HealthOptions health_options;
   health_options.address =
@@ -223,11 +249,9 @@ int Main(int argc, char** argv) {
       health.address().c_str(), health_options.service.c_str());
   fflush(stdout);
 
-  std::thread printer;
-  if (!absl::GetFlag(FLAGS_quiet)) {
-    printer = std::thread(PrintEvents, std::cref(server.log()),
-                          absl::GetFlag(FLAGS_verbose));
-  }
+  std::thread follower(FollowEvents, std::cref(server.log()),
+                       absl::GetFlag(FLAGS_quiet), absl::GetFlag(FLAGS_verbose),
+                       event_log.empty() ? nullptr : &event_stream);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -243,7 +267,7 @@ int Main(int argc, char** argv) {
   // The health endpoint reports NOT_SERVING first (Stop notifies it), then
   // every connection closes and the log is complete.
   server.Stop();
-  if (printer.joinable()) printer.join();
+  follower.join();  // every event is printed and streamed
   int status = 0;
   const std::string transcript = absl::GetFlag(FLAGS_transcript);
   if (!transcript.empty()) {
