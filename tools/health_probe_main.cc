@@ -14,16 +14,10 @@
 // Beyond it, -wait=D follows Watch until SERVING for up to D instead of failing
 // at once.
 
-#include <limits.h>
-#include <poll.h>
 #include <stdio.h>
-#include <sys/inotify.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +34,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/address_file.h"
 #include "client/health_client.h"
 #include "grpcpp/grpcpp.h"
 
@@ -102,45 +97,6 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv,
   return out;
 }
 
-// Returns the trimmed contents of `path` once it exists and is not empty,
-// waiting up to `timeout` with inotify (the writer renames a finished file into
-// place).
-absl::StatusOr<std::string> AwaitAddressFile(const std::string& path,
-                                             absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  const size_t slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  // Watch first, then look: a file that appears in between is not missed.
-  if (fd >= 0)
-    inotify_add_watch(fd, dir.c_str(),
-                      IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
-  while (true) {
-    std::ifstream in(path);
-    std::stringstream contents;
-    contents << in.rdbuf();
-    const std::string text(absl::StripAsciiWhitespace(contents.str()));
-    if (!text.empty()) {
-      if (fd >= 0) close(fd);
-      return text;
-    }
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration() || fd < 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) >
-        0) {
-      char events[sizeof(inotify_event) + NAME_MAX + 1];
-      while (read(fd, events, sizeof(events)) > 0) {
-      }
-    }
-  }
-  if (fd >= 0) close(fd);
-  return absl::DeadlineExceededError(
-      absl::StrCat("address file ", path, " did not appear within ",
-                   absl::FormatDuration(timeout)));
-}
-
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Checks a grpc.health.v1 endpoint, as grpc_health_probe does.\n"
@@ -165,10 +121,10 @@ int Main(int argc, char** argv) {
   }
   if (!addr_file.empty()) {
     const absl::Duration wait = absl::GetFlag(FLAGS_wait);
-    absl::StatusOr<std::string> read =
-        AwaitAddressFile(addr_file, wait > absl::ZeroDuration()
-                                        ? wait
-                                        : absl::GetFlag(FLAGS_connect_timeout));
+    absl::StatusOr<std::string> read = WaitForAddressFile(
+        addr_file, wait > absl::ZeroDuration()
+                       ? wait
+                       : absl::GetFlag(FLAGS_connect_timeout));
     if (!read.ok()) {
       fprintf(stderr, "timeout: %s\n",
               std::string(read.status().message()).c_str());
