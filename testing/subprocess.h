@@ -40,6 +40,8 @@ class Subprocess {
   std::string Stdout() const;
   std::string Stderr() const;
   pid_t pid() const { return pid_; }
+  // A pidfd of the child: readable once it has exited (for poll()).
+  int pidfd() const { return pidfd_; }
 
  private:
   Subprocess() = default;

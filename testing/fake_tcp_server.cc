@@ -1,0 +1,237 @@
+#include "testing/fake_tcp_server.h"
+
+#include <stdlib.h>
+
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "testing/transcript.h"
+
+namespace fake_tcp::testing {
+
+// --- waits ---
+
+::testing::AssertionResult ServerWaits::Result(const absl::Status& status,
+                                               const std::string& what) const {
+  if (status.ok()) return ::testing::AssertionSuccess();
+  harness_->RecordFailedWait(
+      FailedWait{absl::Now(), what, std::string(status.message())});
+  return ::testing::AssertionFailure()
+         << "fake server: wait for " << what << " failed: " << status.message();
+}
+
+::testing::AssertionResult ServerWaits::WaitForMessages(uint64_t count) const {
+  return WaitForMessages(count, harness_->options().wait_timeout);
+}
+
+::testing::AssertionResult ServerWaits::WaitForMessages(
+    uint64_t count, absl::Duration timeout) const {
+  return Result(harness_->log().WaitForMessages(count, timeout),
+                absl::StrCat(count, count == 1 ? " message" : " messages"));
+}
+
+::testing::AssertionResult ServerWaits::WaitForMessage(
+    const ::testing::Matcher<const std::string&>& matcher) const {
+  return WaitForMessage(matcher, harness_->options().wait_timeout);
+}
+
+::testing::AssertionResult ServerWaits::WaitForMessage(
+    const ::testing::Matcher<const std::string&>& matcher,
+    absl::Duration timeout) const {
+  std::stringstream description;
+  matcher.DescribeTo(&description);
+  return Result(
+      harness_->log()
+          .WaitForMessage(
+              [&matcher](const Event& e) { return matcher.Matches(e.bytes); },
+              timeout)
+          .status(),
+      absl::StrCat("a message that ", description.str()));
+}
+
+::testing::AssertionResult ServerWaits::WaitForConnections(
+    uint64_t count) const {
+  return WaitForConnections(count, harness_->options().wait_timeout);
+}
+
+::testing::AssertionResult ServerWaits::WaitForConnections(
+    uint64_t count, absl::Duration timeout) const {
+  return Result(
+      harness_->log().WaitForConnections(count, timeout),
+      absl::StrCat(count, count == 1 ? " connection" : " connections"));
+}
+
+::testing::AssertionResult ServerWaits::WaitForEventOn(
+    uint64_t connection_id, EventType type, const std::string& what,
+    absl::Duration timeout) const {
+  absl::StatusOr<Event> closed = harness_->log().WaitForEvent(
+      [connection_id](const Event& e) {
+        return e.connection_id == connection_id && IsCloseEvent(e.type);
+      },
+      timeout);
+  if (!closed.ok()) return Result(closed.status(), what);
+  if (closed->type != type) {
+    return Result(absl::FailedPreconditionError(absl::StrCat(
+                      "connection ", connection_id, " ended otherwise: ",
+                      closed->ToString(harness_->log().origin()))),
+                  what);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult ServerWaits::WaitForClientClose(
+    uint64_t connection_id) const {
+  return WaitForClientClose(connection_id, harness_->options().wait_timeout);
+}
+
+::testing::AssertionResult ServerWaits::WaitForClientClose(
+    uint64_t connection_id, absl::Duration timeout) const {
+  return WaitForEventOn(
+      connection_id, EventType::kPeerClosed,
+      absl::StrCat("the client to close connection ", connection_id), timeout);
+}
+
+::testing::AssertionResult ServerWaits::WaitForClientHalfClose(
+    uint64_t connection_id) const {
+  return WaitForEventOn(
+      connection_id, EventType::kPeerClosed,
+      absl::StrCat("the client to half-close connection ", connection_id),
+      harness_->options().wait_timeout);
+}
+
+::testing::AssertionResult ServerWaits::WaitForClientReset(
+    uint64_t connection_id) const {
+  return WaitForClientReset(connection_id, harness_->options().wait_timeout);
+}
+
+::testing::AssertionResult ServerWaits::WaitForClientReset(
+    uint64_t connection_id, absl::Duration timeout) const {
+  return WaitForEventOn(
+      connection_id, EventType::kReset,
+      absl::StrCat("the client to reset connection ", connection_id), timeout);
+}
+
+::testing::AssertionResult ServerWaits::WaitForConnectionClosed(
+    uint64_t connection_id) const {
+  return Result(harness_->log().WaitForConnectionClosed(
+                    connection_id, harness_->options().wait_timeout),
+                absl::StrCat("connection ", connection_id, " to close"));
+}
+
+// --- transcripts ---
+
+void WriteTranscriptForCurrentTest(const Harness& harness) {
+  const ::testing::TestInfo* info =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string name =
+      info != nullptr ? absl::StrCat(info->test_suite_name(), ".", info->name())
+                      : "environment";
+  const char* dir = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  if (dir == nullptr) dir = getenv("TEST_TMPDIR");
+  if (dir == nullptr) {
+    std::cerr
+        << "fake_tcp_server: no $TEST_UNDECLARED_OUTPUTS_DIR; transcript of "
+        << name << " not written\n";
+    return;
+  }
+  TranscriptInput input;
+  input.title = name;
+  input.address = harness.address();
+  input.events = harness.log().Events();
+  input.counts = harness.log().counts();
+  input.origin = harness.log().origin();
+  input.failed_waits = harness.failed_waits();
+  const absl::Status s = WriteTranscripts(dir, name, input);
+  if (!s.ok()) {
+    std::cerr << "fake_tcp_server: transcript of " << name << ": " << s << "\n";
+    return;
+  }
+  std::cerr << "fake_tcp_server: transcript of " << name << " written to "
+            << dir << "/" << name
+            << ".transcript.{txt,html} (bazel-testlogs/<package>/<test>/"
+               "test.outputs)\n";
+}
+
+// --- per-test fixture ---
+
+void FakeTcpServerTest::SetUp() {
+  harness_ = std::make_unique<Harness>(Options());
+  set_waits_harness(harness_.get());
+  const absl::Status started = harness_->Start();
+  ASSERT_TRUE(started.ok()) << started.message();
+}
+
+void FakeTcpServerTest::TearDown() {
+  if (harness_ == nullptr) return;
+  harness_->Stop();  // the log is complete before it is written
+  if (HasFailure()) WriteTranscriptForCurrentTest(*harness_);
+}
+
+// --- shared server ---
+
+namespace {
+SharedFakeTcpServer* registered = nullptr;
+}  // namespace
+
+SharedFakeTcpServer::SharedFakeTcpServer(FixtureOptions options)
+    : ServerWaits(&harness_), harness_(std::move(options)) {}
+
+void SharedFakeTcpServer::SetUp() {
+  const absl::Status started = harness_.Start();
+  ASSERT_TRUE(started.ok()) << started.message();
+}
+
+void SharedFakeTcpServer::TearDown() { harness_.Stop(); }
+
+absl::Status SharedFakeTcpServer::Reset(bool drop_connections) {
+  if (FakeTcpServer* server = harness_.server(); server != nullptr) {
+    if (absl::Status s =
+            server->SetResponder(harness_.options().server.responder);
+        !s.ok()) {
+      return s;
+    }
+    if (server->state() != ListenerState::kAccepting) {
+      if (absl::Status s = server->ResumeAccepting(); !s.ok()) return s;
+    }
+    if (drop_connections) {
+      if (absl::StatusOr<int> n = server->DropConnections(); !n.ok()) {
+        return n.status();
+      }
+    }
+  }
+  harness_.mutable_log().Clear();
+  harness_.ClearFailedWaits();
+  return absl::OkStatus();
+}
+
+SharedFakeTcpServer* SharedFakeTcpServer::Get() { return registered; }
+
+SharedFakeTcpServer* RegisterSharedFakeTcpServer(FixtureOptions options) {
+  registered = new SharedFakeTcpServer(std::move(options));
+  ::testing::AddGlobalTestEnvironment(registered);
+  return registered;
+}
+
+SharedFakeTcpServerTest::SharedFakeTcpServerTest()
+    : ServerWaits(SharedFakeTcpServer::Get() != nullptr
+                      ? &SharedFakeTcpServer::Get()->harness()
+                      : nullptr) {}
+
+void SharedFakeTcpServerTest::SetUp() {
+  ASSERT_NE(SharedFakeTcpServer::Get(), nullptr)
+      << "no shared fake server: call RegisterSharedFakeTcpServer() once";
+  const absl::Status reset = shared().Reset();
+  ASSERT_TRUE(reset.ok()) << reset.message();
+}
+
+void SharedFakeTcpServerTest::TearDown() {
+  if (HasFailure() && SharedFakeTcpServer::Get() != nullptr) {
+    WriteTranscriptForCurrentTest(shared().harness());
+  }
+}
+
+}  // namespace fake_tcp::testing

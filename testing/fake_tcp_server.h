@@ -1,0 +1,184 @@
+#ifndef TESTING_FAKE_TCP_SERVER_H_
+#define TESTING_FAKE_TCP_SERVER_H_
+
+// GoogleTest integration for the fake TCP server: a per-test fixture, a shared
+// per-binary server, waits that explain themselves, gMock matchers on the log,
+// and transcripts of failed tests in $TEST_UNDECLARED_OUTPUTS_DIR.
+//
+//   class HelloTest : public fake_tcp::testing::FakeTcpServerTest {};
+//
+//   TEST_F(HelloTest, SaysHello) {                 // the fake listens on
+//   127.0.0.1:9500
+//     SendHelloWorld("127.0.0.1:9500");            // the code under test
+//     ASSERT_TRUE(WaitForMessages(1));
+//     EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("Hello, world")));
+//   }
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/fake_tcp_server.h"
+#include "server/message_log.h"
+#include "testing/harness.h"
+#include "testing/matchers.h"
+
+namespace fake_tcp::testing {
+
+// Waits on a harness's log, as assertion results. Each counts what arrived
+// before it was called, and on failure says what was actually received (text,
+// or hex for binary bytes) and marks the transcript.
+class ServerWaits {
+ public:
+  explicit ServerWaits(Harness* harness = nullptr) : harness_(harness) {}
+
+  // At least `count` messages received.
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessages(
+      uint64_t count) const;
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessages(
+      uint64_t count, absl::Duration timeout) const;
+  // A received message whose bytes match `matcher` (e.g. "GET k",
+  // HasSubstr("k")).
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessage(
+      const ::testing::Matcher<const std::string&>& matcher) const;
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessage(
+      const ::testing::Matcher<const std::string&>& matcher,
+      absl::Duration timeout) const;
+  // At least `count` connections accepted.
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnections(
+      uint64_t count) const;
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnections(
+      uint64_t count, absl::Duration timeout) const;
+  // The client closed connection `connection_id` with a FIN: close() or
+  // shutdown(SHUT_WR). (At the FIN, TCP cannot tell a close from a half-close;
+  // the server then finishes its replies and closes.)
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientClose(
+      uint64_t connection_id) const;
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientClose(
+      uint64_t connection_id, absl::Duration timeout) const;
+  // The same as WaitForClientClose: a half-close is a FIN.
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientHalfClose(
+      uint64_t connection_id) const;
+  // The client reset connection `connection_id` (RST).
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientReset(
+      uint64_t connection_id) const;
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientReset(
+      uint64_t connection_id, absl::Duration timeout) const;
+  // Connection `connection_id` ended, by either side, for any reason.
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnectionClosed(
+      uint64_t connection_id) const;
+
+ protected:
+  void set_waits_harness(Harness* harness) { harness_ = harness; }
+
+ private:
+  ::testing::AssertionResult Result(const absl::Status& status,
+                                    const std::string& what) const;
+  ::testing::AssertionResult WaitForEventOn(uint64_t connection_id,
+                                            EventType type,
+                                            const std::string& what,
+                                            absl::Duration timeout) const;
+
+  Harness* harness_;  // not owned
+};
+
+// A fixture that gives each test its own fake server. SetUp starts it
+// (127.0.0.1:9500 by default) with its health endpoint and blocks until the
+// endpoint says SERVING; TearDown stops it and, if the test failed, writes the
+// transcript. Override Options() to change how it runs:
+//
+//   class KvTest : public fake_tcp::testing::FakeTcpServerTest {
+//    protected:
+//     fake_tcp::testing::FixtureOptions Options() const override {
+//       fake_tcp::testing::FixtureOptions o;
+//       o.server.port = 0;                        // where there is no network
+//       namespace o.server.framing = fake_tcp::Framing::Delimiter("\n"); return
+//       o;
+//     }
+//   };
+class FakeTcpServerTest : public ::testing::Test, public ServerWaits {
+ protected:
+  // How the server runs; called once, in SetUp.
+  virtual FixtureOptions Options() const { return FixtureOptions(); }
+
+  void SetUp() override;
+  void TearDown() override;
+
+  // Valid from SetUp to the end of the test.
+  Harness& harness() { return *harness_; }
+  // The in-process server (responders, faults, commands); null out of process.
+  FakeTcpServer* server() { return harness_->server(); }
+  const MessageLog& log() const { return harness_->log(); }
+  std::string address() const { return harness_->address(); }
+  int port() const { return harness_->port(); }
+  std::string health_address() const { return harness_->health_address(); }
+
+ private:
+  std::unique_ptr<Harness> harness_;
+};
+
+// One fake server for every test of a binary, started before the first test and
+// stopped after the last. Register it once, e.g. at namespace scope:
+//
+//   const auto* const kServer =
+//   fake_tcp::testing::RegisterSharedFakeTcpServer();
+//
+// and derive tests from SharedFakeTcpServerTest, which resets it before each
+// test.
+class SharedFakeTcpServer : public ::testing::Environment, public ServerWaits {
+ public:
+  explicit SharedFakeTcpServer(FixtureOptions options = FixtureOptions());
+
+  void SetUp() override;
+  void TearDown() override;
+
+  // Gets the server ready for the next test: clears the log and failed waits,
+  // restores the responder of the options (in process), accepts again if a test
+  // paused or stopped accepting, and (with `drop_connections`) closes
+  // connections a previous test left open.
+  absl::Status Reset(bool drop_connections = true);
+
+  Harness& harness() { return harness_; }
+  FakeTcpServer* server() { return harness_.server(); }
+  const MessageLog& log() const { return harness_.log(); }
+  std::string address() const { return harness_.address(); }
+
+  // The registered shared server, or null.
+  static SharedFakeTcpServer* Get();
+
+ private:
+  Harness harness_;
+};
+
+// Creates the shared server and registers it with GoogleTest (which owns it).
+SharedFakeTcpServer* RegisterSharedFakeTcpServer(
+    FixtureOptions options = FixtureOptions());
+
+// A fixture for tests on the shared server: resets it in SetUp, writes the
+// transcript (of this test's part of the log) in TearDown if the test failed.
+class SharedFakeTcpServerTest : public ::testing::Test, public ServerWaits {
+ protected:
+  SharedFakeTcpServerTest();
+  void SetUp() override;
+  void TearDown() override;
+
+  SharedFakeTcpServer& shared() { return *SharedFakeTcpServer::Get(); }
+  FakeTcpServer* server() { return shared().server(); }
+  const MessageLog& log() const { return SharedFakeTcpServer::Get()->log(); }
+  std::string address() const { return SharedFakeTcpServer::Get()->address(); }
+};
+
+// Writes the current test's transcript (text and HTML) for `harness` to
+// $TEST_UNDECLARED_OUTPUTS_DIR (or $TEST_TMPDIR outside Bazel), named after the
+// test, and prints where. The fixtures call it when a test fails.
+void WriteTranscriptForCurrentTest(const Harness& harness);
+
+}  // namespace fake_tcp::testing
+
+#endif  // TESTING_FAKE_TCP_SERVER_H_

@@ -1,0 +1,246 @@
+// Tests of the GoogleTest integration itself: the fixture, waits, matchers, the
+// out-of-process harness, transcripts.
+
+#include "testing/fake_tcp_server.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/health_client.h"
+#include "client/tcp_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/transcript.h"
+
+namespace fake_tcp::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::Ge;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Sends `data` on a new connection and returns the reply's first `n` bytes.
+std::string Exchange(const std::string& address, const std::string& data,
+                     size_t n = 8) {
+  absl::StatusOr<TcpClient> c = TcpClient::Connect(address, kTimeout);
+  if (!c.ok()) return c.status().ToString();
+  if (absl::Status s = c->SendAll(data, kTimeout); !s.ok()) return s.ToString();
+  absl::StatusOr<std::string> r = c->ReceiveExactly(n, kTimeout);
+  return r.ok() ? *r : r.status().ToString();
+}
+
+class DefaultFixtureTest : public FakeTcpServerTest {};
+
+TEST_F(DefaultFixtureTest, ServesOnPort9500AndIsServingAfterSetUp) {
+  EXPECT_EQ(address(), "127.0.0.1:9500");
+  EXPECT_EQ(port(), 9500);
+  absl::StatusOr<HealthStatus> health =
+      CheckHealth(health_address(), "fake_tcp_server", kTimeout);
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(Exchange("127.0.0.1:9500", "Hello, world"), "Received");
+  ASSERT_TRUE(WaitForMessages(1));
+  EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("Hello, world")));
+}
+
+TEST_F(DefaultFixtureTest, WaitsSucceedOnWhatCameBeforeThem) {
+  EXPECT_EQ(Exchange(address(), "early"), "Received");
+  // Everything already happened: each wait returns at once.
+  EXPECT_TRUE(WaitForConnections(1));
+  EXPECT_TRUE(WaitForMessages(1));
+  EXPECT_TRUE(WaitForMessage("early"));
+  EXPECT_TRUE(WaitForMessage(HasSubstr("ear")));
+  EXPECT_TRUE(WaitForClientClose(1));
+  EXPECT_TRUE(WaitForConnectionClosed(1));
+}
+
+TEST_F(DefaultFixtureTest, FailedWaitSaysWhatWasReceivedAndIsRecorded) {
+  EXPECT_EQ(Exchange(address(), std::string("\x01\x02\x03\xff", 4), 8),
+            "Received");
+  ::testing::AssertionResult r =
+      WaitForMessage("GET k", absl::Milliseconds(50));
+  EXPECT_FALSE(r);
+  EXPECT_THAT(r.message(),
+              HasSubstr("wait for a message that is equal to \"GET k\""));
+  EXPECT_THAT(r.message(), HasSubstr("received 4 bytes hex: 01 02 03 ff"));
+  ASSERT_EQ(harness().failed_waits().size(), 1u);
+  EXPECT_THAT(harness().failed_waits()[0].what, HasSubstr("GET k"));
+}
+
+TEST_F(DefaultFixtureTest, ResetAndCloseAreTold) {
+  absl::StatusOr<TcpClient> a = TcpClient::Connect(address(), kTimeout);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(WaitForConnections(1));
+  a->Close(/*reset=*/true);
+  EXPECT_TRUE(WaitForClientReset(1));
+  ::testing::AssertionResult r = WaitForClientClose(1, absl::Milliseconds(50));
+  EXPECT_FALSE(r);
+  EXPECT_THAT(r.message(), HasSubstr("connection 1 ended otherwise"));
+  EXPECT_THAT(r.message(), HasSubstr("reset"));
+
+  absl::StatusOr<TcpClient> b = TcpClient::Connect(address(), kTimeout);
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(b->ShutdownWrite().ok());
+  EXPECT_TRUE(WaitForClientHalfClose(2));
+}
+
+TEST_F(DefaultFixtureTest, Matchers) {
+  EXPECT_EQ(Exchange(address(), "SET k v"), "Received");
+  EXPECT_EQ(Exchange(address(), "GET k"), "Received");
+  ASSERT_TRUE(WaitForMessages(2));
+  EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("SET k v", "GET k")));
+  EXPECT_THAT(log(), HasReceived(HasSubstr("GET")));
+  EXPECT_THAT(log(), Not(HasReceived("DEL k")));
+  EXPECT_THAT(log(), HasSent("Received"));
+  EXPECT_THAT(log(), ConnectionsAccepted(2));
+  EXPECT_THAT(log(), ConnectionsAccepted(Ge(1u)));
+
+  // Failures explain themselves.
+  const ::testing::Matcher<const MessageLog&> m = HasReceived("DEL k");
+  ::testing::StringMatchResultListener listener;
+  EXPECT_FALSE(m.MatchAndExplain(log(), &listener));
+  EXPECT_THAT(listener.str(), HasSubstr("\"SET k v\", \"GET k\""));
+  EXPECT_EQ(::testing::DescribeMatcher<const MessageLog&>(m),
+            "has received a message that is equal to \"DEL k\"");
+}
+
+class LineFixtureTest : public FakeTcpServerTest {
+ protected:
+  FixtureOptions Options() const override {
+    FixtureOptions o;
+    o.server.port = 0;
+    o.server.framing = Framing::Delimiter("\n");
+    o.server.reply = "OK\n";
+    return o;
+  }
+};
+
+TEST_F(LineFixtureTest, OptionsAreUsed) {
+  EXPECT_NE(port(), 9500);
+  EXPECT_EQ(Exchange(address(), "a\nb\n", 6), "OK\nOK\n");
+  EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("a", "b")));
+  ASSERT_NE(server(), nullptr);
+}
+
+TEST(HarnessTest, PortInUseSaysToUseTheMacroOrPortZero) {
+  FakeTcpServer holder;  // 127.0.0.1:9500, as another test would hold it
+  ASSERT_TRUE(holder.Start().ok());
+  for (bool out_of_process : {false, true}) {
+    FixtureOptions options;
+    options.out_of_process = out_of_process;
+    Harness harness(options);
+    const absl::Status s = harness.Start();
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    EXPECT_THAT(
+        std::string(s.message()),
+        AllOf(HasSubstr("127.0.0.1:9500"), HasSubstr("fake_tcp_server_test()"),
+              HasSubstr("options.server.port = 0")));
+  }
+}
+
+TEST(HarnessTest, OutOfProcessLogIsMirroredAndCompleteAfterStop) {
+  FixtureOptions options;
+  options.out_of_process = true;
+  options.server.port = 0;
+  options.server.framing = Framing::Delimiter("\n");
+  options.server.reply = "pong\n";
+  Harness harness(options);
+  const absl::Status started = harness.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  EXPECT_EQ(harness.server(), nullptr);
+  absl::StatusOr<TcpClient> c = TcpClient::Connect(harness.address(), kTimeout);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->SendAll("ping\nping\n", kTimeout).ok());
+  EXPECT_EQ(*c->ReceiveExactly(10, kTimeout), "pong\npong\n");
+  // Waits work on the mirror, while the child runs.
+  ASSERT_TRUE(harness.log().WaitForMessages(2, kTimeout).ok());
+  EXPECT_THAT(harness.log().ReceivedMessages(), ElementsAre("ping", "ping"));
+  harness.Stop();
+  // After the child stopped: its last events (closing our connection) are here.
+  EXPECT_TRUE(harness.log().finished());
+  EXPECT_EQ(harness.log().EventsOfType(EventType::kServerClosed).size(), 1u);
+  EXPECT_EQ(harness.log().Events().front().sequence, 1u);
+}
+
+TEST(HarnessTest, OutOfProcessRejectsCppOnlyOptions) {
+  FixtureOptions options;
+  options.out_of_process = true;
+  options.server.responder =
+      [](const ReceivedMessage&) -> std::optional<Reply> {
+    return std::nullopt;
+  };
+  Harness harness(options);
+  const absl::Status s = harness.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("responder"));
+}
+
+TEST(TranscriptTest, WrittenForTheCurrentTestAsTextAndHtml) {
+  FixtureOptions options;
+  options.server.port = 0;
+  Harness harness(options);
+  ASSERT_TRUE(harness.Start().ok());
+  EXPECT_EQ(Exchange(harness.address(), "<b>&\"hi\""), "Received");
+  ASSERT_TRUE(harness.log().WaitForConnectionClosed(1, kTimeout).ok());
+  harness.RecordFailedWait(
+      {absl::Now(), "3 messages", "waited 1s for 3 messages"});
+  harness.Stop();
+  WriteTranscriptForCurrentTest(harness);
+  const std::string base =
+      absl::StrCat(getenv("TEST_UNDECLARED_OUTPUTS_DIR"),
+                   "/TranscriptTest.WrittenForTheCurrentTestAsTextAndHtml"
+                   ".transcript");
+  const std::string text = ReadFile(base + ".txt");
+  EXPECT_THAT(text, HasSubstr("received 8 bytes \"<b>&\\\"hi\\\"\""));
+  EXPECT_THAT(text, HasSubstr("WAIT FAILED for 3 messages"));
+  const std::string html = ReadFile(base + ".html");
+  EXPECT_THAT(html, HasSubstr("<!doctype html>"));
+  EXPECT_THAT(html, HasSubstr("&lt;b&gt;&amp;"));  // bytes escaped
+  EXPECT_THAT(html, HasSubstr("connection 1"));    // a lane
+  EXPECT_THAT(html, HasSubstr("wait failed: 3 messages"));
+  EXPECT_THAT(html, HasSubstr("client closed (FIN)"));
+  // Self-contained: nothing fetched from elsewhere.
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("<link")));
+  EXPECT_THAT(html, Not(HasSubstr("http")));
+}
+
+TEST(TranscriptTest, HtmlHasALanePerConnection) {
+  TranscriptInput in;
+  in.title = "Suite.Name";
+  in.address = "127.0.0.1:9500";
+  in.origin = absl::FromUnixSeconds(1000);
+  for (uint64_t id : {1, 2, 3}) {
+    Event e;
+    e.sequence = id;
+    e.type = EventType::kAccepted;
+    e.connection_id = id;
+    e.peer = absl::StrCat("127.0.0.1:4000", id);
+    e.time = in.origin + absl::Milliseconds(id);
+    in.events.push_back(e);
+  }
+  const std::string html = HtmlTranscript(in);
+  EXPECT_THAT(html,
+              AllOf(HasSubstr("connection 1"), HasSubstr("connection 2"),
+                    HasSubstr("connection 3"), HasSubstr("127.0.0.1:40002")));
+  EXPECT_EQ(HtmlEscape("<a href='x'>&</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;");
+}
+
+}  // namespace
+}  // namespace fake_tcp::testing

@@ -1,0 +1,115 @@
+#ifndef TESTING_HARNESS_H_
+#define TESTING_HARNESS_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "server/fake_tcp_server.h"
+#include "server/health_sidecar.h"
+#include "server/message_log.h"
+#include "testing/subprocess.h"
+
+namespace fake_tcp::testing {
+
+// How a test's fake server runs.
+struct FixtureOptions {
+  FixtureOptions();
+
+  // The fake: port 9500 by default (as code under test often hard-codes it);
+  // set `server.port = 0` where tests do not run in their own network
+  // namespace.
+  ServerOptions server;
+  // Its grpc.health.v1 endpoint (an ephemeral loopback port by default).
+  HealthOptions health;
+  // How long SetUp waits, on the health endpoint, for SERVING.
+  absl::Duration ready_timeout = absl::Seconds(30);
+  // The default deadline of the fixture's waits.
+  absl::Duration wait_timeout = absl::Seconds(10);
+  // Run //tools:fake_tcp_server as a child process instead of in this process:
+  // for code under test that forks, or tests that must not share the process.
+  // The child's log is streamed back and stays complete after it stops. Options
+  // that are C++ code (responder, custom framing) cannot cross; use
+  // `extra_flags`.
+  bool out_of_process = false;
+  // More flags for the child (out of process), e.g. {"--reply=OK\\n"}.
+  std::vector<std::string> extra_flags;
+};
+
+// A wait that failed, for the transcript.
+struct FailedWait {
+  absl::Time time;
+  std::string what;  // "2 messages", "a message that is equal to \"x\""
+  std::string why;   // the status message
+};
+
+// Runs one fake server with its health endpoint, in or out of process, and
+// blocks until the endpoint says SERVING. Used by the fixture and the shared
+// environment.
+//
+// Thread-safe after Start(); Start() and Stop() are called once each, by the
+// test.
+class Harness {
+ public:
+  explicit Harness(FixtureOptions options);
+  ~Harness();
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  // Starts the server and its health endpoint and waits for SERVING. Errors say
+  // what was seen (the port in use, with what to do about it; the last health
+  // status; the child's stderr).
+  absl::Status Start();
+  // Stops the server (SIGTERM for a child, which then must exit within 30 s)
+  // and completes the log. Idempotent.
+  void Stop();
+
+  // The log (out of process: a mirror of the child's, complete after Stop()).
+  const MessageLog& log() const;
+  MessageLog& mutable_log();
+  // The in-process server, or null out of process.
+  FakeTcpServer* server() { return server_.get(); }
+  std::string address() const;  // "127.0.0.1:9500"
+  int port() const;
+  std::string health_address() const;
+  const FixtureOptions& options() const { return options_; }
+
+  // Remembers a failed wait for the transcript.
+  void RecordFailedWait(FailedWait wait) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<FailedWait> failed_waits() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets failed waits (the shared environment, between tests).
+  void ClearFailedWaits() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::Status StartInProcess();
+  absl::Status StartChild();
+  // Follows the child's event log into `mirror_` until `stop_fd_` is signalled,
+  // then reads what is left and finishes the mirror.
+  void Follow(const std::string& path);
+
+  const FixtureOptions options_;
+  // In process.
+  std::unique_ptr<FakeTcpServer> server_;
+  std::unique_ptr<HealthSidecar> health_;
+  // Out of process.
+  std::unique_ptr<Subprocess> child_;
+  std::unique_ptr<MessageLog> mirror_;
+  std::thread follower_;
+  int stop_fd_ = -1;
+  std::string child_address_;
+  std::string child_health_address_;
+  bool stopped_ = false;
+
+  mutable absl::Mutex mu_;
+  std::vector<FailedWait> failed_waits_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fake_tcp::testing
+
+#endif  // TESTING_HARNESS_H_
