@@ -165,6 +165,16 @@ absl::StatusOr<std::string> Runfile(const std::string& path) {
   std::string error;
   std::unique_ptr<Runfiles> runfiles(Runfiles::CreateForTest(&error));
   if (runfiles == nullptr) {
+    // Not a test (e.g. `bazel run` of a benchmark): find runfiles beside the
+    // program.
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+      self[n] = '\0';
+      runfiles.reset(Runfiles::Create(self, &error));
+    }
+  }
+  if (runfiles == nullptr) {
     return absl::NotFoundError(absl::StrCat("runfiles: ", error));
   }
   const std::string found = runfiles->Rlocation(path);
