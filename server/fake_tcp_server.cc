@@ -383,6 +383,7 @@ class FakeTcpServer::IoLoop {
 
   void OnMessage(Connection& conn, absl::string_view bytes) {
     AddEvent(EventType::kReceived, conn.id, conn.peer, std::string(bytes), "");
+    const size_t received = pending_.size() - 1;
     std::optional<Reply> reply;
     if (responder_) {
       reply =
@@ -391,6 +392,9 @@ class FakeTcpServer::IoLoop {
       reply = Reply(*options_.reply);
     }
     ++conn.messages;
+    if (reply.has_value() && !reply->note.empty()) {
+      pending_[received].detail = std::move(reply->note);
+    }
     if (reply.has_value()) Queue(conn, *std::move(reply));
   }
 

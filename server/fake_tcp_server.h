@@ -66,6 +66,9 @@ struct Reply {
   Then then = Then::kNothing;
   // Wait this long after the bytes before `then` (a slow close).
   absl::Duration then_delay = absl::ZeroDuration();
+  // Why this reply (e.g. `rule "get"`); kept in the log as the detail of the
+  // received message it answers.
+  std::string note;
 };
 
 // Returns "close", "reset", ... for logs and messages.
