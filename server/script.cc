@@ -577,6 +577,7 @@ absl::Status ScriptedResponder::Replace(const Script& script) {
   absl::MutexLock lock(&mu_);
   rng_.seed((*compiled)->seed);
   compiled_ = *std::move(compiled);
+  unmatched_.clear();
   return absl::OkStatus();
 }
 

@@ -242,5 +242,52 @@ TEST(TranscriptTest, HtmlHasALanePerConnection) {
             "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;");
 }
 
+Script KvScript() {
+  Script script;
+  script.mutable_framing()->set_delimiter("\n");
+  *script.add_rules() = script::When(script::Regex("GET (\\w+)"),
+                                     script::Rewrite("VALUE \\1\n"), "get");
+  *script.add_rules() =
+      script::When(script::Prefix("SET "), script::Bytes("OK\n"), "set");
+  *script.add_rules() =
+      script::When(script::Equals("DEL"), script::Bytes("GONE\n"), "del");
+  script.mutable_fallback()->set_reply("ERR\n");
+  return script;
+}
+
+class ScriptedFixtureTest : public FakeTcpServerTest {
+ protected:
+  FixtureOptions Options() const override {
+    FixtureOptions o;
+    o.server.port = 0;
+    o.script = KvScript();
+    return o;
+  }
+};
+
+TEST_F(ScriptedFixtureTest, ScriptAnswersAndReportsWhatNeverMatched) {
+  EXPECT_EQ(Exchange(address(), "GET k\nSET k v\nbogus\n", 15),
+            "VALUE k\nOK\nERR\n");
+  ASSERT_NE(harness().script(), nullptr);
+  EXPECT_THAT(harness().script()->UnusedRules(), ElementsAre("del"));
+  ASSERT_EQ(harness().script()->UnmatchedMessages().size(), 1u);
+  EXPECT_EQ(harness().script()->UnmatchedMessages()[0].bytes, "bogus");
+}
+
+TEST(HarnessTest, OutOfProcessRunsTheScriptToo) {
+  FixtureOptions options;
+  options.out_of_process = true;
+  options.server.port = 0;
+  options.script = KvScript();
+  Harness harness(options);
+  const absl::Status started = harness.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  EXPECT_EQ(Exchange(harness.address(), "GET x\n", 8), "VALUE x\n");
+  ASSERT_TRUE(harness.log().WaitForMessages(1, kTimeout).ok());
+  // The rule that answered crosses the process boundary in the log.
+  EXPECT_EQ(harness.log().EventsOfType(EventType::kReceived)[0].detail,
+            "rule \"get\"");
+}
+
 }  // namespace
 }  // namespace fake_tcp::testing

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "client/address_file.h"
 #include "client/health_client.h"
+#include "server/atomic_file.h"
 #include "server/event_stream.h"
 #include "server/framing.h"
 
@@ -61,7 +62,18 @@ absl::Status Harness::Start() {
 }
 
 absl::Status Harness::StartInProcess() {
-  server_ = std::make_unique<FakeTcpServer>(options_.server);
+  ServerOptions server_options = options_.server;
+  if (options_.script.has_value()) {
+    absl::StatusOr<std::shared_ptr<ScriptedResponder>> script =
+        ScriptedResponder::Create(*options_.script);
+    if (!script.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("options.script: ", script.status().message()));
+    }
+    script_ = *std::move(script);
+    if (absl::Status s = script_->ApplyTo(&server_options); !s.ok()) return s;
+  }
+  server_ = std::make_unique<FakeTcpServer>(server_options);
   health_ = std::make_unique<HealthSidecar>(server_.get(), options_.health);
   if (absl::Status s = health_->Start(); !s.ok()) {
     return absl::Status(
@@ -131,6 +143,19 @@ absl::Status Harness::StartChild() {
     argv.push_back(absl::StrCat("--reply=", absl::CEscape(*o.reply)));
   } else {
     argv.push_back("--no_reply");
+  }
+  if (options_.script.has_value()) {
+    if (absl::Status s = ValidateScript(*options_.script); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("options.script: ", s.message()));
+    }
+    const std::string script_file = dir + "/script.textproto";
+    if (absl::Status s =
+            WriteFileAtomically(script_file, ScriptToText(*options_.script));
+        !s.ok()) {
+      return s;
+    }
+    argv.push_back(absl::StrCat("--script=", script_file));
   }
   argv.insert(argv.end(), options_.extra_flags.begin(),
               options_.extra_flags.end());

@@ -2,6 +2,7 @@
 #define TESTING_HARNESS_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "server/fake_tcp_server.h"
 #include "server/health_sidecar.h"
 #include "server/message_log.h"
+#include "server/script.h"
 #include "testing/subprocess.h"
 
 namespace fake_tcp::testing {
@@ -40,6 +42,9 @@ struct FixtureOptions {
   bool out_of_process = false;
   // More flags for the child (out of process), e.g. {"--reply=OK\\n"}.
   std::vector<std::string> extra_flags;
+  // Scripted replies and faults (server/script.proto), in or out of process:
+  // its framing, greeting and faults override `server`'s.
+  std::optional<Script> script;
 };
 
 // A wait that failed, for the transcript.
@@ -75,6 +80,9 @@ class Harness {
   MessageLog& mutable_log();
   // The in-process server, or null out of process.
   FakeTcpServer* server() { return server_.get(); }
+  // The in-process script (which rules matched, messages no rule matched), or
+  // null without `options.script` or out of process.
+  ScriptedResponder* script() { return script_.get(); }
   std::string address() const;  // "127.0.0.1:9500"
   int port() const;
   std::string health_address() const;
@@ -95,6 +103,7 @@ class Harness {
 
   const FixtureOptions options_;
   // In process.
+  std::shared_ptr<ScriptedResponder> script_;
   std::unique_ptr<FakeTcpServer> server_;
   std::unique_ptr<HealthSidecar> health_;
   // Out of process.

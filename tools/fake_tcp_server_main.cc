@@ -25,12 +25,14 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "server/atomic_file.h"
 #include "server/event_stream.h"
 #include "server/fake_tcp_server.h"
 #include "server/framing.h"
 #include "server/health_sidecar.h"
+#include "server/script.h"
 
 ABSL_FLAG(
     std::string, address, "127.0.0.1",
@@ -55,6 +57,10 @@ ABSL_FLAG(std::string, framing, "raw",
 ABSL_FLAG(std::string, reply, "Received",
           "Reply to every message (C escapes allowed, e.g. OK\\r\\n).");
 ABSL_FLAG(bool, no_reply, false, "Reply nothing (overrides --reply).");
+ABSL_FLAG(std::string, script, "",
+          "Scripted replies and faults (server/script.proto): protobuf text "
+          "format, or JSON for a .json file. Its framing, greeting and faults "
+          "override the flags'; messages no rule matches get its fallback.");
 ABSL_FLAG(int64_t, max_message_size, int64_t{1} << 20,
           "Largest message in bytes; a larger one closes its connection.");
 ABSL_FLAG(int64_t, max_connections, 1024,
@@ -134,7 +140,8 @@ void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
   }
 }
 
-absl::StatusOr<ServerOptions> OptionsFromFlags() {
+absl::StatusOr<ServerOptions> OptionsFromFlags(
+    std::shared_ptr<ScriptedResponder>* scripted) {
   ServerOptions options;
   options.address = absl::GetFlag(FLAGS_address);
   options.port = absl::GetFlag(FLAGS_port);
@@ -174,6 +181,22 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
     }
     *limit.field = static_cast<size_t>(limit.value);
   }
+  const std::string script_path = absl::GetFlag(FLAGS_script);
+  if (!script_path.empty()) {
+    absl::StatusOr<Script> script = LoadScript(script_path);
+    if (!script.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--script: ", script.status().message()));
+    }
+    absl::StatusOr<std::shared_ptr<ScriptedResponder>> responder =
+        ScriptedResponder::Create(*script);
+    if (!responder.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--script: ", responder.status().message()));
+    }
+    *scripted = *responder;
+    if (absl::Status s = (*scripted)->ApplyTo(&options); !s.ok()) return s;
+  }
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("--port must be 0..65535, got ", options.port));
@@ -200,7 +223,8 @@ int Main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<ServerOptions> options = OptionsFromFlags();
+  std::shared_ptr<ScriptedResponder> scripted;
+  absl::StatusOr<ServerOptions> options = OptionsFromFlags(&scripted);
   if (!options.ok()) return Usage(options.status());
 
   EventStreamWriter event_stream;
@@ -238,15 +262,19 @@ int Main(int argc, char** argv) {
       return kExitCannotServe;
     }
   }
+  std::string replies = "no reply";
+  if (scripted != nullptr) {
+    replies = absl::StrCat("script ", absl::GetFlag(FLAGS_script), " with ",
+                           scripted->RuleUses().size(), " rules");
+  } else if (options->reply.has_value()) {
+    replies = absl::StrCat("reply \"", absl::CHexEscape(*options->reply), "\"");
+  }
   printf(
       "fake_tcp_server: listening on %s (%s framing, %s); health on %s "
       "(grpc.health.v1, service \"%s\")\n",
       server.address().c_str(), options->framing.ToString().c_str(),
-      options->reply.has_value()
-          ? absl::StrCat("reply \"", absl::CHexEscape(*options->reply), "\"")
-                .c_str()
-          : "no reply",
-      health.address().c_str(), health_options.service.c_str());
+      replies.c_str(), health.address().c_str(),
+      health_options.service.c_str());
   fflush(stdout);
 
   std::thread follower(FollowEvents, std::cref(server.log()),
@@ -280,6 +308,16 @@ int Main(int argc, char** argv) {
     }
   }
   health.Stop();
+  if (scripted != nullptr) {
+    const std::vector<std::string> unused = scripted->UnusedRules();
+    if (!unused.empty()) {
+      fprintf(stderr, "fake_tcp_server: rules that never matched: %s\n",
+              absl::StrJoin(unused, ", ").c_str());
+    }
+    for (const UnmatchedMessage& m : scripted->UnmatchedMessages()) {
+      fprintf(stderr, "fake_tcp_server: %s\n", m.ToString().c_str());
+    }
+  }
   const LogCounts counts = server.log().counts();
   fprintf(stderr,
           "fake_tcp_server: stopped after %llu connections, %llu messages "
