@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -33,6 +32,7 @@
 #include "server/framing.h"
 #include "server/health_sidecar.h"
 #include "server/script.h"
+#include "tools/flags.h"
 
 ABSL_FLAG(
     std::string, address, "127.0.0.1",
@@ -214,7 +214,7 @@ int Main(int argc, char** argv) {
       "A fake TCP server for tests: replies \"Received\" to every message, "
       "records everything,\nand reports readiness over grpc.health.v1.\n\n"
       "  fake_tcp_server [--port=9500] [--framing=line] [--reply='OK\\n'] ...");
-  absl::ParseCommandLine(argc, argv);
+  ParseFlagsOrExit(argc, argv, kExitUsage);
 
   // Signals are taken by sigwait() below, never by a handler, in every thread.
   sigset_t signals;
@@ -314,8 +314,16 @@ int Main(int argc, char** argv) {
       fprintf(stderr, "fake_tcp_server: rules that never matched: %s\n",
               absl::StrJoin(unused, ", ").c_str());
     }
-    for (const UnmatchedMessage& m : scripted->UnmatchedMessages()) {
-      fprintf(stderr, "fake_tcp_server: %s\n", m.ToString().c_str());
+    const std::vector<UnmatchedMessage> unmatched =
+        scripted->UnmatchedMessages();
+    constexpr size_t kShown = 20;
+    for (size_t i = 0; i < unmatched.size() && i < kShown; ++i) {
+      fprintf(stderr, "fake_tcp_server: %s\n", unmatched[i].ToString().c_str());
+    }
+    if (unmatched.size() > kShown) {
+      fprintf(stderr,
+              "fake_tcp_server: ... and %zu more messages no rule matched\n",
+              unmatched.size() - kShown);
     }
   }
   const LogCounts counts = server.log().counts();

@@ -18,7 +18,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -30,6 +29,7 @@
 #include "client/tcp_client.h"
 #include "server/framing.h"
 #include "server/message_log.h"
+#include "tools/flags.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:9500",
           "Where to connect (host:port).");
@@ -111,7 +111,7 @@ int Main(int argc, char** argv) {
       "  send --address=127.0.0.1:9500 --data='Hello, world' --wait=bytes:8\n"
       "Exit codes: 0 done, 1 other error, 2 invalid arguments, 3 refused, "
       "4 timed out, 5 reset or ended early.");
-  absl::ParseCommandLine(argc, argv);
+  ParseFlagsOrExit(argc, argv, kUsage);
   absl::StatusOr<std::string> payload = Payload();
   if (!payload.ok()) return Fail(payload.status());
 

@@ -1,0 +1,85 @@
+#include "tools/flags.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+
+namespace fake_tcp {
+namespace {
+
+// Flags absl's parser handles itself (usage, flag files, environment).
+bool IsBuiltIn(absl::string_view name) {
+  for (absl::string_view b :
+       {"help", "helpfull", "helpshort", "helppackage", "version",
+        "only_check_args", "flagfile", "fromenv", "tryfromenv", "undefok"}) {
+    if (name == b) return true;
+  }
+  return false;
+}
+
+[[noreturn]] void Fail(const char* program, const std::string& message,
+                       int code) {
+  const absl::string_view base = program;
+  fprintf(stderr, "%s: %s (see --help)\n",
+          std::string(base.substr(base.rfind('/') + 1)).c_str(),
+          message.c_str());
+  exit(code);
+}
+
+}  // namespace
+
+std::vector<char*> ParseFlagsOrExit(int argc, char** argv,
+                                    int usage_exit_code) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;  // positional
+    absl::string_view body =
+        absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
+    const size_t eq = body.find('=');
+    const absl::string_view name = body.substr(0, eq);
+    if (IsBuiltIn(name)) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && absl::StartsWith(name, "no")) {
+      absl::CommandLineFlag* negated =
+          absl::FindCommandLineFlag(name.substr(2));
+      if (negated != nullptr && negated->IsOfType<bool>() &&
+          eq == absl::string_view::npos) {
+        continue;  // --noquiet
+      }
+    }
+    if (flag == nullptr) {
+      Fail(argv[0], "unknown flag --" + std::string(name), usage_exit_code);
+    }
+    std::string value;
+    if (eq != absl::string_view::npos) {
+      value = std::string(body.substr(eq + 1));
+    } else if (flag->IsOfType<bool>()) {
+      value = "true";
+    } else if (i + 1 < argc) {
+      value = argv[++i];  // --flag value
+    } else {
+      Fail(argv[0], "missing value for --" + std::string(name),
+           usage_exit_code);
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      Fail(argv[0],
+           "invalid value \"" + value + "\" for --" + std::string(name) + ": " +
+               error,
+           usage_exit_code);
+    }
+  }
+  return absl::ParseCommandLine(argc, argv);
+}
+
+}  // namespace fake_tcp
