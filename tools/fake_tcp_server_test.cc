@@ -1,0 +1,336 @@
+// Runs //tools:fake_tcp_server and //tools:send as a user would, as child
+// processes: flags, scripts, exit codes, printed lines, address files, and
+// shutdown on SIGTERM with clients connected.
+
+#include "server/fake_tcp_server.h"
+
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/address_file.h"
+#include "client/health_client.h"
+#include "client/tcp_client.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "testing/subprocess.h"
+
+namespace fake_tcp {
+namespace {
+
+using ::fake_tcp::testing::Runfile;
+using ::fake_tcp::testing::Subprocess;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Waits (inotify, no polling) until the file at `path` contains `text`.
+bool WaitForFileContaining(const std::string& path, const std::string& text,
+                           absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  inotify_add_watch(fd, path.c_str(), IN_MODIFY);
+  bool found = false;
+  while (!(found = absl::StrContains(ReadFile(path), text))) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) >
+        0) {
+      char events[sizeof(inotify_event) + NAME_MAX + 1];
+      while (read(fd, events, sizeof(events)) > 0) {
+      }
+    }
+  }
+  close(fd);
+  return found;
+}
+
+class ToolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::string> server =
+        Runfile("fake_tcp_server/tools/fake_tcp_server");
+    absl::StatusOr<std::string> send = Runfile("fake_tcp_server/tools/send");
+    ASSERT_TRUE(server.ok() && send.ok());
+    server_binary_ = *server;
+    send_binary_ = *send;
+    dir_ = absl::StrCat(
+        getenv("TEST_TMPDIR"), "/",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    mkdir(dir_.c_str(), 0755);
+  }
+
+  // Runs the server with `flags` plus address files; waits until it serves.
+  void StartServer(std::vector<std::string> flags) {
+    unlink((dir_ + "/addr").c_str());  // from a server started before
+    unlink((dir_ + "/health").c_str());
+    std::vector<std::string> argv = {
+        server_binary_, "--port=0", "--address_file=" + dir_ + "/addr",
+        "--health_address_file=" + dir_ + "/health"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    absl::StatusOr<Subprocess> child = Subprocess::Start(argv);
+    ASSERT_TRUE(child.ok()) << child.status();
+    server_ = std::make_unique<Subprocess>(*std::move(child));
+    absl::StatusOr<std::string> addr =
+        WaitForAddressFile(dir_ + "/addr", kTimeout, server_->pidfd());
+    ASSERT_TRUE(addr.ok()) << addr.status() << "\n" << server_->Stderr();
+    address_ = *addr;
+    absl::StatusOr<std::string> health =
+        WaitForAddressFile(dir_ + "/health", kTimeout, server_->pidfd());
+    ASSERT_TRUE(health.ok()) << health.status();
+    health_address_ = *health;
+  }
+
+  // Runs a program to completion; returns its exit code.
+  int Run(std::vector<std::string> argv, std::string* out = nullptr,
+          std::string* err = nullptr) {
+    absl::StatusOr<Subprocess> child = Subprocess::Start(argv);
+    EXPECT_TRUE(child.ok()) << child.status();
+    absl::StatusOr<int> code = child->Wait(kTimeout);
+    EXPECT_TRUE(code.ok()) << code.status();
+    if (out != nullptr) *out = child->Stdout();
+    if (err != nullptr) *err = child->Stderr();
+    return code.ok() ? *code : -1;
+  }
+
+  std::string server_binary_;
+  std::string send_binary_;
+  std::string dir_;
+  std::unique_ptr<Subprocess> server_;
+  std::string address_;
+  std::string health_address_;
+};
+
+TEST_F(ToolTest, InvalidFlagsAndScriptsExitTwoNamingTheProblem) {
+  const std::string bad_script = dir_ + "/bad.textproto";
+  std::ofstream(bad_script)
+      << "rules { when { equals: 'x' } fault { probability: 2 } }";
+  struct Case {
+    std::vector<std::string> flags;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--bogus"}, "unknown flag --bogus"},
+      {{"--port=abc"}, "invalid value \"abc\" for --port"},
+      {{"--port=70000"}, "--port must be 0..65535, got 70000"},
+      {{"--framing=lines"}, "--framing: framing \"lines\""},
+      {{"--max_connections=0"}, "--max_connections must be positive"},
+      {{"--reply=\\q"}, "--reply:"},
+      {{"--script=" + bad_script},
+       "rules[0].fault.probability: must be in [0, 1], got 2"},
+      {{"--script=" + dir_ + "/missing.textproto"}, "cannot read it"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {server_binary_};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    std::string err;
+    EXPECT_EQ(Run(argv, nullptr, &err), 2) << c.flags[0] << ": " << err;
+    EXPECT_THAT(err, HasSubstr(c.message)) << c.flags[0];
+  }
+}
+
+TEST_F(ToolTest, PortInUseExitsOneWithTheAddress) {
+  FakeTcpServer holder;  // 127.0.0.1:9500
+  ASSERT_TRUE(holder.Start().ok());
+  std::string err;
+  EXPECT_EQ(Run({server_binary_}, nullptr, &err), 1);
+  EXPECT_THAT(err, HasSubstr("bind 127.0.0.1:9500: Address already in use"));
+}
+
+TEST_F(ToolTest, PrintsWhereItListensAndEachEventAsItHappens) {
+  StartServer({"--framing=line"});
+  EXPECT_THAT(ReadFile(dir_ + "/addr"), Not(HasSubstr("\n")));
+  absl::StatusOr<HealthStatus> health =
+      CheckHealth(health_address_, "fake_tcp_server", kTimeout);
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, grpc::health::v1::HealthCheckResponse::SERVING);
+
+  std::string out;
+  EXPECT_EQ(Run({send_binary_, "--address=" + address_, "--data=Hello, world",
+                 "--framing=line", "--wait=bytes:8"},
+                &out),
+            0);
+  EXPECT_EQ(out, "Received");
+  // Lines are flushed at once: visible while the server still runs.
+  EXPECT_TRUE(WaitForFileContaining(
+      server_->stdout_path(), "received 12 bytes \"Hello, world\"", kTimeout));
+  const std::string first = server_->Stdout();
+  EXPECT_THAT(first,
+              HasSubstr(absl::StrCat("fake_tcp_server: listening on ", address_,
+                                     " (delimiter \"\\n\" framing, reply "
+                                     "\"Received\"); health on ",
+                                     health_address_)));
+  EXPECT_THAT(first, HasSubstr("received 12 bytes \"Hello, world\""));
+  server_->Signal(SIGTERM);
+  absl::StatusOr<int> code = server_->Wait(kTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
+TEST_F(ToolTest, SigtermWithClientsConnectedWritesTheWholeTranscript) {
+  const std::string transcript = dir_ + "/transcript.txt";
+  StartServer({"--framing=line", "--quiet", "--transcript=" + transcript});
+  // A watcher of the health endpoint sees NOT_SERVING when shutdown begins.
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(health_address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kTimeout));
+  grpc::health::v1::HealthCheckRequest request;
+  auto watch = stub->Watch(&context, request);
+  grpc::health::v1::HealthCheckResponse status;
+  ASSERT_TRUE(watch->Read(&status));
+  EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  std::vector<TcpClient> clients;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<TcpClient> c = TcpClient::Connect(address_, kTimeout);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->SendAll(absl::StrCat("client ", i, "\n"), kTimeout).ok());
+    ASSERT_TRUE(c->ReceiveExactly(8, kTimeout).ok());
+    clients.push_back(*std::move(c));
+  }
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(watch->Read(&status));
+  EXPECT_EQ(status.status(),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  for (TcpClient& c : clients) EXPECT_TRUE(c.ReceiveEof(kTimeout).ok());
+  absl::StatusOr<int> code = server_->Wait(kTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << server_->Stderr();
+  const std::string text = ReadFile(transcript);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(text,
+                HasSubstr(absl::StrCat("received 8 bytes \"client ", i, "\"")));
+  }
+  EXPECT_EQ(absl::StrContains(text, "closed by server (server stopped)"), true);
+  size_t closes = 0;
+  for (size_t at = 0;
+       (at = text.find("(server stopped)", at)) != std::string::npos; ++at) {
+    ++closes;
+  }
+  EXPECT_EQ(closes, 3u);
+  EXPECT_THAT(server_->Stdout(), Not(HasSubstr("received")));  // --quiet
+  EXPECT_THAT(server_->Stderr(), HasSubstr("SIGTERM, shutting down"));
+  context.TryCancel();
+}
+
+TEST_F(ToolTest, VerbosePrintsHexDumps) {
+  StartServer({"--verbose"});
+  std::string out;
+  EXPECT_EQ(Run({send_binary_, "--address=" + address_, "--data=\\001\\002AB",
+                 "--wait=bytes:8"},
+                &out),
+            0);
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(kTimeout).ok());
+  EXPECT_THAT(
+      server_->Stdout(),
+      HasSubstr(
+          "00000000  01 02 41 42                                      |..AB|"));
+}
+
+TEST_F(ToolTest, ScriptFileDrivesTheReplies) {
+  const std::string script = dir_ + "/kv.json";
+  // JSON spells bytes in base64: "Cg==" is "\n", "RVJSCg==" is "ERR\n".
+  std::ofstream(script) << R"json({
+    "framing": {"delimiter": "Cg=="},
+    "rules": [{"name": "get", "when": {"regex": "GET (\\w+)"},
+               "responses": [{"rewrite": "VALUE \\1\n"}]}],
+    "fallback": {"reply": "RVJSCg=="}
+  })json";
+  StartServer({"--script=" + script});
+  std::string out;
+  EXPECT_EQ(
+      Run({send_binary_, "--address=" + address_, "--data=GET k\\nPUT\\n"},
+          &out),
+      0);
+  EXPECT_EQ(out, "VALUE k\nERR\n");
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(kTimeout).ok());
+  EXPECT_THAT(server_->Stdout(),
+              HasSubstr("script " + script + " with 1 rules"));
+  EXPECT_THAT(server_->Stderr(), HasSubstr("\"PUT\" matched no rule"));
+}
+
+TEST_F(ToolTest, SendExitCodes) {
+  std::string err;
+  // Refused.
+  ServerOptions o;
+  o.port = 0;
+  FakeTcpServer gone(o);
+  ASSERT_TRUE(gone.Start().ok());
+  const std::string closed_address = gone.address();
+  gone.Stop();
+  EXPECT_EQ(Run({send_binary_, "--address=" + closed_address, "--data=x"},
+                nullptr, &err),
+            3)
+      << err;
+  // Timed out: the server never answers.
+  StartServer({"--no_reply"});
+  EXPECT_EQ(Run({send_binary_, "--address=" + address_, "--data=x",
+                 "--wait=bytes:1", "--timeout=200ms"},
+                nullptr, &err),
+            4)
+      << err;
+  // Invalid arguments.
+  EXPECT_EQ(Run({send_binary_, "--wait=sometimes"}, nullptr, &err), 2);
+  EXPECT_EQ(Run({send_binary_, "--nope"}, nullptr, &err), 2);
+  EXPECT_THAT(err, HasSubstr("unknown flag --nope"));
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(kTimeout).ok());
+}
+
+TEST_F(ToolTest, SendReportsAStreamThatEndsEarly) {
+  const std::string script = dir_ + "/close.textproto";
+  std::ofstream(script)
+      << "rules { when { any: true } fault { action: CLOSE_WITHOUT_REPLY } }";
+  StartServer({"--script=" + script});
+  std::string err;
+  EXPECT_EQ(
+      Run({send_binary_, "--address=" + address_, "--data=x", "--wait=bytes:8"},
+          nullptr, &err),
+      5)
+      << err;
+  EXPECT_THAT(err, HasSubstr("end of stream"));
+  // Framing: the sender encodes a length header; the server decodes it.
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(kTimeout).ok());
+  StartServer({"--framing=length:2"});
+  std::string out;
+  EXPECT_EQ(Run({send_binary_, "--address=" + address_, "--data=hello",
+                 "--framing=length:2", "--wait=bytes:8"},
+                &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(out, "Received");
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(kTimeout).ok());
+  EXPECT_THAT(server_->Stdout(), HasSubstr("received 5 bytes \"hello\""));
+}
+
+}  // namespace
+}  // namespace fake_tcp
