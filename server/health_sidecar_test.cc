@@ -17,6 +17,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
+#include "testing/test_util.h"
 
 namespace fake_tcp {
 namespace {
@@ -199,22 +200,13 @@ TEST(HealthSidecarTest, WaitOnNothingListeningSaysNeverConnected) {
 }
 
 TEST(HealthSidecarTest, ServerWithoutHealthServiceIsUnimplemented) {
-  grpc::EnableDefaultHealthCheckService(false);
-  grpc::CallbackGenericService generic;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterCallbackGenericService(&generic);
-  std::unique_ptr<grpc::Server> plain = builder.BuildAndStart();
-  grpc::EnableDefaultHealthCheckService(true);
-  ASSERT_NE(plain, nullptr);
-  const std::string address = absl::StrCat("127.0.0.1:", port);
+  testing::GrpcServerWithoutHealth plain;
+  ASSERT_TRUE(plain.ok());
+  const std::string address = plain.address();
   EXPECT_EQ(CheckHealth(address, "", kTimeout).status().code(),
             absl::StatusCode::kUnimplemented);
   EXPECT_EQ(WaitUntilServing(address, "", kTimeout).code(),
             absl::StatusCode::kUnimplemented);
-  plain->Shutdown();
 }
 
 TEST(HealthSidecarTest, WritesTheAddressFile) {

@@ -14,6 +14,7 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/test_util.h"
 #include "testing/transcript.h"
 
 namespace fake_tcp::testing {
@@ -26,13 +27,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Sends `data` on a new connection and returns the reply's first `n` bytes.
 std::string Exchange(const std::string& address, const std::string& data,

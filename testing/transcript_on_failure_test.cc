@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/subprocess.h"
+#include "testing/test_util.h"
 
 namespace fake_tcp::testing {
 namespace {
@@ -31,13 +32,6 @@ std::set<std::string> Files(const std::string& dir) {
     closedir(d);
   }
   return out;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 TEST(TranscriptOnFailureTest, AFailedTestLeavesItsTranscript) {

@@ -29,9 +29,12 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "testing/subprocess.h"
+#include "testing/test_util.h"
 
 namespace fake_tcp {
 namespace {
+
+using ::fake_tcp::testing::ReadFile;
 
 using ::fake_tcp::testing::Runfile;
 using ::fake_tcp::testing::Subprocess;
@@ -39,13 +42,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Waits (inotify, no polling) until the file at `path` contains `text`.
 bool WaitForFileContaining(const std::string& path, const std::string& text,

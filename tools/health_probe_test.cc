@@ -17,6 +17,7 @@
 #include "server/fake_tcp_server.h"
 #include "server/health_sidecar.h"
 #include "testing/subprocess.h"
+#include "testing/test_util.h"
 
 namespace fake_tcp {
 namespace {
@@ -105,21 +106,12 @@ TEST_F(HealthProbeTest, UnknownServiceExitsThree) {
 }
 
 TEST(HealthProbeNoHealthTest, ServerWithoutHealthServiceExitsThree) {
-  grpc::EnableDefaultHealthCheckService(false);
-  grpc::CallbackGenericService generic;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterCallbackGenericService(&generic);
-  std::unique_ptr<grpc::Server> plain = builder.BuildAndStart();
-  grpc::EnableDefaultHealthCheckService(true);
-  ASSERT_NE(plain, nullptr);
-  const Result r = Probe({absl::StrCat("-addr=127.0.0.1:", port)});
+  testing::GrpcServerWithoutHealth plain;
+  ASSERT_TRUE(plain.ok());
+  const Result r = Probe({"-addr=" + plain.address()});
   EXPECT_EQ(r.code, 3) << r.stderr_text;
   EXPECT_THAT(r.stderr_text,
               HasSubstr("does not implement the grpc health protocol"));
-  plain->Shutdown();
 }
 
 TEST_F(HealthProbeTest, NotServingExitsFour) {

@@ -1,0 +1,40 @@
+#include "testing/test_util.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace fake_tcp::testing {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+GrpcServerWithoutHealth::GrpcServerWithoutHealth()
+    : generic_(std::make_unique<grpc::CallbackGenericService>()) {
+  // The default health service is a process-wide switch: off for this server
+  // only.
+  grpc::EnableDefaultHealthCheckService(false);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterCallbackGenericService(generic_.get());
+  server_ = builder.BuildAndStart();
+  grpc::EnableDefaultHealthCheckService(true);
+  address_ = absl::StrCat("127.0.0.1:", port);
+}
+
+GrpcServerWithoutHealth::~GrpcServerWithoutHealth() {
+  if (server_ != nullptr) server_->Shutdown();
+}
+
+}  // namespace fake_tcp::testing
