@@ -181,7 +181,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
     }
     *limit.field = static_cast<size_t>(limit.value);
   }
-  const std::string script_path = absl::GetFlag(FLAGS_script);
+  const std::string script_path = UserPath(absl::GetFlag(FLAGS_script));
   if (!script_path.empty()) {
     absl::StatusOr<Script> script = LoadScript(script_path);
     if (!script.ok()) {
@@ -228,7 +228,7 @@ int Main(int argc, char** argv) {
   if (!options.ok()) return Usage(options.status());
 
   EventStreamWriter event_stream;
-  const std::string event_log = absl::GetFlag(FLAGS_event_log);
+  const std::string event_log = UserPath(absl::GetFlag(FLAGS_event_log));
   if (!event_log.empty()) {
     if (absl::Status s = event_stream.Open(event_log); !s.ok()) {
       fprintf(stderr, "fake_tcp_server: --event_log: %s\n",
@@ -243,7 +243,8 @@ int Main(int argc, char** argv) {
       options->address.find(':') != std::string::npos ? "::1" : "127.0.0.1";
   health_options.port = absl::GetFlag(FLAGS_health_port);
   health_options.service = absl::GetFlag(FLAGS_health_service);
-  health_options.address_file = absl::GetFlag(FLAGS_health_address_file);
+  health_options.address_file =
+      UserPath(absl::GetFlag(FLAGS_health_address_file));
   HealthSidecar health(&server, health_options);
   if (absl::Status s = health.Start(); !s.ok()) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
@@ -253,7 +254,7 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
   }
-  const std::string address_file = absl::GetFlag(FLAGS_address_file);
+  const std::string address_file = UserPath(absl::GetFlag(FLAGS_address_file));
   if (!address_file.empty()) {
     if (absl::Status s = WriteFileAtomically(address_file, server.address());
         !s.ok()) {
@@ -264,8 +265,8 @@ int Main(int argc, char** argv) {
   }
   std::string replies = "no reply";
   if (scripted != nullptr) {
-    replies = absl::StrCat("script ", absl::GetFlag(FLAGS_script), " with ",
-                           scripted->RuleUses().size(), " rules");
+    replies = absl::StrCat("script ", UserPath(absl::GetFlag(FLAGS_script)),
+                           " with ", scripted->RuleUses().size(), " rules");
   } else if (options->reply.has_value()) {
     replies = absl::StrCat("reply \"", absl::CHexEscape(*options->reply), "\"");
   }
@@ -297,7 +298,7 @@ int Main(int argc, char** argv) {
   server.Stop();
   follower.join();  // every event is printed and streamed
   int status = 0;
-  const std::string transcript = absl::GetFlag(FLAGS_transcript);
+  const std::string transcript = UserPath(absl::GetFlag(FLAGS_transcript));
   if (!transcript.empty()) {
     if (absl::Status s =
             WriteFileAtomically(transcript, server.log().ToString() + "\n");

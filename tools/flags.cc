@@ -82,4 +82,13 @@ std::vector<char*> ParseFlagsOrExit(int argc, char** argv,
   return absl::ParseCommandLine(argc, argv);
 }
 
+std::string UserPath(const std::string& path) {
+  const char* dir = getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path == "-" || path[0] == '/' || dir == nullptr ||
+      *dir == '\0') {
+    return path;
+  }
+  return std::string(dir) + "/" + path;
+}
+
 }  // namespace fake_tcp

@@ -1,6 +1,7 @@
 #ifndef TOOLS_FLAGS_H_
 #define TOOLS_FLAGS_H_
 
+#include <string>
 #include <vector>
 
 namespace fake_tcp {
@@ -11,6 +12,12 @@ namespace fake_tcp {
 // the flag:
 // "<program>: unknown flag --bogus". Returns the positional arguments.
 std::vector<char*> ParseFlagsOrExit(int argc, char** argv, int usage_exit_code);
+
+// Returns `path` as the user meant it: a relative path is taken from the
+// directory `bazel run` was called in ($BUILD_WORKING_DIRECTORY), not from the
+// runfiles tree Bazel runs the program in. Absolute paths, empty paths, "-",
+// and relative paths outside `bazel run` are returned unchanged.
+std::string UserPath(const std::string& path);
 
 }  // namespace fake_tcp
 

@@ -37,6 +37,7 @@
 #include "client/address_file.h"
 #include "client/health_client.h"
 #include "grpcpp/grpcpp.h"
+#include "tools/flags.h"
 
 ABSL_FLAG(std::string, addr, "", "Address of the health endpoint (host:port).");
 ABSL_FLAG(std::string, service, "",
@@ -111,7 +112,7 @@ int Main(int argc, char** argv) {
   absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
 
   std::string addr = absl::GetFlag(FLAGS_addr);
-  const std::string addr_file = absl::GetFlag(FLAGS_addr_file);
+  const std::string addr_file = UserPath(absl::GetFlag(FLAGS_addr_file));
   const std::string service = absl::GetFlag(FLAGS_service);
   const bool verbose = absl::GetFlag(FLAGS_v);
   if (addr.empty() == addr_file.empty()) {

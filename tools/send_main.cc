@@ -78,7 +78,7 @@ int Fail(const absl::Status& s) {
 }
 
 absl::StatusOr<std::string> Payload() {
-  const std::string file = absl::GetFlag(FLAGS_file);
+  const std::string file = UserPath(absl::GetFlag(FLAGS_file));
   std::string bytes;
   if (file == "-") {
     bytes.assign(std::istreambuf_iterator<char>(std::cin), {});
