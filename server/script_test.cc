@@ -13,6 +13,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
+#include "server/framing.h"
+#include "server/message_log.h"
 
 namespace fake_tcp {
 namespace {
@@ -90,6 +92,67 @@ TEST(ScriptTest, EachMatcher) {
     ASSERT_NE(r, nullptr);
     for (const std::string& m : c.match) EXPECT_EQ(Ask(*r, m), "yes") << m;
     for (const std::string& m : c.miss) EXPECT_EQ(Ask(*r, m), "no") << m;
+  }
+}
+
+// The same table over real sockets: each message is sent length-prefixed
+// (binary safe), the client sees "yes" or "no", and the log says which rule
+// answered.
+TEST(ScriptTest, EachMatcherOverRealSockets) {
+  const std::vector<
+      std::pair<Matcher, std::vector<std::pair<std::string, bool>>>>
+      cases = {
+          {s::Equals("GET k"), {{"GET k", true}, {"GET kk", false}}},
+          {s::Prefix("SET "), {{"SET k v", true}, {"SE", false}}},
+          {s::Suffix("\r"), {{"a\r", true}, {"\ra", false}}},
+          {s::Contains("err"), {{"an error", true}, {"ERR", false}}},
+          {s::Regex("GET (\\w+)"), {{"GET key_1", true}, {"GET k v", false}}},
+          {s::BytePattern("01 ?? ff *"),
+           {{std::string("\x01\x00\xff\x07", 4), true},
+            {std::string("\x01\x00\xfe", 3), false}}},
+          {s::Any(), {{"", true}, {"x", true}}},
+          {s::AllOf({s::Prefix("SET "), s::Suffix(" v")}),
+           {{"SET k v", true}, {"SET k w", false}}},
+          {s::AnyOf({s::Equals("PING"), s::Equals("HELLO")}),
+           {{"HELLO", true}, {"PONG", false}}},
+          {s::Not(s::Prefix("GET")), {{"SET k", true}, {"GET k", false}}},
+          {s::IgnoreCase(s::Equals("Get K")),
+           {{"gEt k", true}, {"get", false}}},
+      };
+  for (const auto& [matcher, messages] : cases) {
+    SCOPED_TRACE(matcher.ShortDebugString());
+    Script script;
+    script.mutable_framing()->mutable_length_prefix()->set_header_bytes(2);
+    *script.add_rules() = s::When(matcher, s::Bytes("yes\n"), "rule");
+    script.mutable_fallback()->set_reply("no\n");
+    auto responder = Make(script);
+    ServerOptions options;
+    options.port = 0;
+    ASSERT_TRUE(responder->ApplyTo(&options).ok());
+    FakeTcpServer server(options);
+    ASSERT_TRUE(server.Start().ok());
+    absl::StatusOr<TcpClient> client =
+        TcpClient::Connect(server.address(), kTimeout);
+    ASSERT_TRUE(client.ok());
+    for (const auto& [message, match] : messages) {
+      ASSERT_TRUE(
+          client->SendAll(*EncodeFrame(options.framing, message), kTimeout)
+              .ok());
+      absl::StatusOr<std::string> reply = client->ReceiveUntil("\n", kTimeout);
+      ASSERT_TRUE(reply.ok()) << reply.status();
+      EXPECT_EQ(*reply, match ? "yes\n" : "no\n") << FormatBytes(message);
+    }
+    const std::vector<Event> received =
+        server.log().EventsOfType(EventType::kReceived);
+    ASSERT_EQ(received.size(), messages.size());
+    for (size_t i = 0; i < messages.size(); ++i) {
+      EXPECT_EQ(received[i].bytes, messages[i].first);
+      if (messages[i].second) {
+        EXPECT_EQ(received[i].detail, "rule \"rule\"");
+      } else {
+        EXPECT_THAT(received[i].detail, HasSubstr("no rule matched"));
+      }
+    }
   }
 }
 
@@ -448,6 +511,56 @@ TEST_F(ScriptOverSocketsTest, LineProtocolAndTheLogSaysWhichRuleAnswered) {
   EXPECT_EQ(received[1].detail, "rule \"get\"");
   EXPECT_THAT(received[2].detail, HasSubstr("no rule matched; nearest rule"));
   EXPECT_THAT(responder_->UnusedRules(), IsEmpty());
+}
+
+TEST_F(ScriptOverSocketsTest, SequencesLimitsAndCallbacksAsTheClientSeesThem) {
+  Script script;
+  script.mutable_framing()->set_delimiter("\n");
+  Rule cycle = s::When(s::Equals("next"),
+                       {s::Bytes("one\n"), s::Bytes("two\n")}, "cycle");
+  cycle.set_after_last(Rule::CYCLE);
+  *script.add_rules() = cycle;
+  Rule once = s::When(s::Equals("once"), s::Bytes("first time\n"), "once");
+  once.set_max_matches(1);
+  *script.add_rules() = once;
+  *script.add_rules() =
+      s::When(s::Regex("ADD (\\d+) (\\d+)"), s::Callback("add"), "add");
+  *script.add_rules() = s::When(s::Equals("quiet"), s::NoReply(), "quiet");
+  script.mutable_fallback()->set_reply("fallback\n");
+  Start(script);
+  responder_->SetCallback(
+      "add",
+      [](const ReceivedMessage&,
+         const std::vector<std::string>& g) -> std::optional<Reply> {
+        return Reply(absl::StrCat(std::stoi(g[1]) + std::stoi(g[2]), "\n"));
+      });
+  EXPECT_EQ(Line("next\n"), "one\n");
+  EXPECT_EQ(Line("next\n"), "two\n");
+  EXPECT_EQ(Line("next\n"), "one\n");
+  EXPECT_EQ(Line("once\n"), "first time\n");
+  EXPECT_EQ(Line("once\n"), "fallback\n");
+  EXPECT_EQ(Line("ADD 40 2\n"), "42\n");
+  // No reply to "quiet": the next line's answer is the next thing read.
+  EXPECT_EQ(Line("quiet\nnext\n"), "two\n");
+  const std::vector<Event> received =
+      server_->log().EventsOfType(EventType::kReceived);
+  ASSERT_EQ(received.size(), 8u);
+  EXPECT_EQ(received[1].detail, "rule \"cycle\" response 2/2");
+  EXPECT_THAT(received[4].detail, HasSubstr("used up: max_matches 1 reached"));
+  EXPECT_EQ(received[5].detail, "rule \"add\"");
+  EXPECT_EQ(received[6].detail, "rule \"quiet\"");
+}
+
+TEST_F(ScriptOverSocketsTest, ReplaceWhileServing) {
+  Script a;
+  a.mutable_framing()->set_delimiter("\n");
+  *a.add_rules() = s::When(s::Any(), s::Bytes("a\n"));
+  Start(a);
+  EXPECT_EQ(Line("x\n"), "a\n");
+  Script b;
+  *b.add_rules() = s::When(s::Any(), s::Bytes("b\n"));
+  ASSERT_TRUE(responder_->Replace(b).ok());
+  EXPECT_EQ(Line("x\n"), "b\n");
 }
 
 TEST_F(ScriptOverSocketsTest, ScriptedResetAndGreeting) {
