@@ -69,6 +69,12 @@ TEST(TranscriptOnFailureTest, AFailedTestLeavesItsTranscript) {
       html,
       HasSubstr(
           "wait failed: a message that is equal to &quot;never sent&quot;"));
+  // Both connections have lanes; the messages and the reset are there.
+  EXPECT_THAT(html, HasSubstr("connection 1"));
+  EXPECT_THAT(html, HasSubstr("connection 2"));
+  EXPECT_THAT(html, HasSubstr("server reset (RST)"));
+  EXPECT_THAT(html, HasSubstr("&quot;GET k&quot;"));
+  EXPECT_THAT(html, HasSubstr("&quot;\\x01\\x02 binary&quot;"));
 }
 
 }  // namespace
