@@ -328,5 +328,21 @@ TEST_F(ToolTest, SendReportsAStreamThatEndsEarly) {
   EXPECT_THAT(server_->Stdout(), HasSubstr("received 5 bytes \"hello\""));
 }
 
+TEST_F(ToolTest, LoadToolRunsBothTargetsAndStops) {
+  absl::StatusOr<std::string> load = Runfile("fake_tcp_server/tools/load");
+  ASSERT_TRUE(load.ok());
+  std::string out, err;
+  for (const char* mode : {"--mode=persistent", "--mode=oneshot"}) {
+    EXPECT_EQ(Run({*load, mode, "--clients=2", "--duration=300ms"}, &out, &err),
+              0)
+        << err;
+    EXPECT_THAT(out, HasSubstr("fake_tcp_server (logging everything)"));
+    EXPECT_THAT(out, HasSubstr("bare epoll server (records nothing)"));
+    EXPECT_THAT(out, HasSubstr("ratio fake / bare"));
+    EXPECT_THAT(out, Not(HasSubstr(" 0 messages/s")));
+  }
+  EXPECT_EQ(Run({*load, "--clients=1000"}, &out, &err), 2);
+}
+
 }  // namespace
 }  // namespace fake_tcp

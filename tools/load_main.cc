@@ -1,0 +1,246 @@
+// A load generator for the fake, on loopback only, bounded in clients and time.
+//
+//   tools/bazel run -c opt //tools:load -- --compare --mode=persistent
+//   --clients=16
+//
+// With --compare it measures, under the same load, the fake server (logging
+// every message) and a bare epoll server that records nothing and answers
+// "Received" the same way, and prints both rates and their ratio. With
+// --address it loads a server that is already running (e.g.
+// //tools:fake_tcp_server).
+//
+// Each client sends "Hello, world" and reads the 8-byte reply, then again: on
+// one connection (--mode=persistent) or on a new connection each time
+// (--mode=oneshot).
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/tcp_client.h"
+#include "server/fake_tcp_server.h"
+#include "tools/flags.h"
+
+ABSL_FLAG(std::string, address, "",
+          "Load this running server (host:port, loopback) instead of "
+          "in-process ones.");
+ABSL_FLAG(bool, compare, true,
+          "Measure the fake and a bare epoll server that records nothing.");
+ABSL_FLAG(
+    std::string, mode, "persistent",
+    "persistent: many messages per connection; oneshot: connect, send, read, "
+    "close for each message.");
+ABSL_FLAG(int, clients, 16, "Client threads (1..256).");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),
+          "How long each measurement runs (at most 60s).");
+
+namespace fake_tcp {
+namespace {
+
+constexpr char kMessage[] = "Hello, world";
+constexpr size_t kReplySize = 8;  // "Received"
+constexpr int kUsage = 2;
+
+// The baseline: one epoll thread, non-blocking sockets, a "Received" per read,
+// no log.
+class BareServer {
+ public:
+  BareServer() {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(listen_fd_, SOMAXCONN);
+    socklen_t len = sizeof(addr);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    address_ = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = listen_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    ev.data.fd = wake_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~BareServer() {
+    const uint64_t one = 1;
+    (void)write(wake_fd_, &one, sizeof(one));
+    thread_.join();
+    close(listen_fd_);
+    close(epoll_fd_);
+    close(wake_fd_);
+  }
+
+  const std::string& address() const { return address_; }
+
+ private:
+  void Run() {
+    epoll_event events[256];
+    char buffer[65536];
+    while (true) {
+      const int n = epoll_wait(epoll_fd_, events, 256, -1);
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == wake_fd_) return;
+        if (fd == listen_fd_) {
+          int c;
+          while ((c = accept4(listen_fd_, nullptr, nullptr,
+                              SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+            const int one = 1;
+            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.fd = c;
+            epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c, &ev);
+          }
+          continue;
+        }
+        const ssize_t got = read(fd, buffer, sizeof(buffer));
+        if (got > 0) {
+          (void)send(fd, "Received", kReplySize, MSG_NOSIGNAL);
+        } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+          close(fd);
+        }
+      }
+    }
+  }
+
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::string address_;
+  std::thread thread_;
+};
+
+struct Result {
+  uint64_t messages = 0;
+  uint64_t errors = 0;
+  double per_second = 0;
+};
+
+// Runs `clients` threads against `address` for `duration`.
+Result Load(const std::string& address, bool persistent, int clients,
+            absl::Duration duration) {
+  std::atomic<uint64_t> messages{0};
+  std::atomic<uint64_t> errors{0};
+  const absl::Duration timeout = absl::Seconds(10);
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&] {
+      uint64_t done = 0;
+      std::optional<TcpClient> client;
+      while (absl::Now() < end) {
+        if (!client.has_value()) {
+          absl::StatusOr<TcpClient> c = TcpClient::Connect(address, timeout);
+          if (!c.ok()) {
+            ++errors;
+            continue;
+          }
+          client.emplace(*std::move(c));
+        }
+        if (!client->SendAll(kMessage, timeout).ok() ||
+            !client->ReceiveExactly(kReplySize, timeout).ok()) {
+          ++errors;
+          client.reset();
+          continue;
+        }
+        ++done;
+        if (!persistent) client.reset();
+      }
+      messages += done;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  Result r;
+  r.messages = messages;
+  r.errors = errors;
+  r.per_second = static_cast<double>(r.messages) /
+                 absl::ToDoubleSeconds(absl::Now() - start);
+  return r;
+}
+
+int Main(int argc, char** argv) {
+  ParseFlagsOrExit(argc, argv, kUsage);
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  const int clients = absl::GetFlag(FLAGS_clients);
+  const absl::Duration duration = absl::GetFlag(FLAGS_duration);
+  if ((mode != "persistent" && mode != "oneshot") || clients < 1 ||
+      clients > 256 || duration <= absl::ZeroDuration() ||
+      duration > absl::Seconds(60)) {
+    fprintf(stderr,
+            "load: --mode must be persistent or oneshot, --clients 1..256, "
+            "--duration (0, 60s]\n");
+    return kUsage;
+  }
+  const bool persistent = mode == "persistent";
+  auto report = [&](const char* what, const Result& r) {
+    printf("%-36s %10.0f messages/s (%llu in %s, %llu errors)\n", what,
+           r.per_second, static_cast<unsigned long long>(r.messages),
+           absl::FormatDuration(duration).c_str(),
+           static_cast<unsigned long long>(r.errors));
+    fflush(stdout);
+  };
+  printf("load: %d clients, %s connections, \"%s\" -> \"Received\"\n", clients,
+         mode.c_str(), kMessage);
+  const std::string address = absl::GetFlag(FLAGS_address);
+  if (!address.empty()) {
+    report(address.c_str(), Load(address, persistent, clients, duration));
+    return 0;
+  }
+  Result fake;
+  {
+    ServerOptions options;
+    options.port = 0;
+    FakeTcpServer server(options);
+    if (absl::Status s = server.Start(); !s.ok()) {
+      fprintf(stderr, "load: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    fake = Load(server.address(), persistent, clients, duration);
+    report("fake_tcp_server (logging everything)", fake);
+    const LogCounts counts = server.log().counts();
+    printf("%-36s %llu received, %llu sent, %llu oldest entries dropped\n",
+           "  its log", static_cast<unsigned long long>(counts.received),
+           static_cast<unsigned long long>(counts.sent),
+           static_cast<unsigned long long>(counts.dropped));
+  }
+  if (absl::GetFlag(FLAGS_compare)) {
+    BareServer bare;
+    const Result baseline = Load(bare.address(), persistent, clients, duration);
+    report("bare epoll server (records nothing)", baseline);
+    printf(
+        "ratio fake / bare: %.2f\n",
+        baseline.per_second > 0 ? fake.per_second / baseline.per_second : 0.0);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace fake_tcp
+
+int main(int argc, char** argv) { return fake_tcp::Main(argc, argv); }
