@@ -140,8 +140,8 @@ TEST(HealthSidecarTest, UnknownServiceIsNotFoundOnCheckAndUnknownOnWatch) {
   context.TryCancel();
   reader->Finish();
 
-  const absl::Status wait = WaitUntilServing(
-      health.address(), "no_such_service", absl::Milliseconds(300));
+  const absl::Status wait =
+      WaitUntilServing(health.address(), "no_such_service", absl::Seconds(2));
   EXPECT_EQ(wait.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(wait.message()), HasSubstr("service unknown"));
 }
@@ -180,8 +180,8 @@ TEST(HealthSidecarTest, TimedOutWaitSaysNotServing) {
   FakeTcpServer server(AnyPort());
   HealthSidecar health(&server);
   ASSERT_TRUE(health.Start().ok());
-  const absl::Status wait = WaitUntilServing(
-      health.address(), "fake_tcp_server", absl::Milliseconds(300));
+  const absl::Status wait =
+      WaitUntilServing(health.address(), "fake_tcp_server", absl::Seconds(2));
   EXPECT_EQ(wait.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(wait.message()),
               HasSubstr("last status NOT_SERVING"));

@@ -139,7 +139,7 @@ TEST_F(HealthProbeTest, WaitReturnsOnceServing) {
 }
 
 TEST_F(HealthProbeTest, WaitTimesOutWithTheRightCode) {
-  Result r = Probe({addr_, "-wait=300ms"});
+  Result r = Probe({addr_, "-wait=2s"});
   EXPECT_EQ(r.code, 4) << r.stderr_text;
   EXPECT_THAT(r.stderr_text, HasSubstr("last status NOT_SERVING"));
   const std::string address = health_->address();

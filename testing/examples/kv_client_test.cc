@@ -110,7 +110,7 @@ TEST_F(KvClientTest, TimesOutOnAStalledServerAndRetriesOnANewConnection) {
     stall.then = Reply::Then::kStall;
     return stall;
   });
-  kv::KvClient client = Client(absl::Milliseconds(300));
+  kv::KvClient client = Client(absl::Seconds(1));
   ASSERT_TRUE(client.Set("k", "v").ok());
   EXPECT_EQ(client.connections(), 2);
   ASSERT_TRUE(WaitForConnections(2));
