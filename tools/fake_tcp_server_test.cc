@@ -4,6 +4,7 @@
 
 #include "server/fake_tcp_server.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -232,6 +233,30 @@ TEST_F(ToolTest, SigtermWithClientsConnectedWritesTheWholeTranscript) {
   EXPECT_THAT(server_->Stdout(), Not(HasSubstr("received")));  // --quiet
   EXPECT_THAT(server_->Stderr(), HasSubstr("SIGTERM, shutting down"));
   context.TryCancel();
+}
+
+TEST_F(ToolTest, SecondSignalExitsAtOnce) {
+  // The event log is a pipe nobody reads: once its buffer is full, the server's
+  // shutdown waits on it forever, so the second signal surely lands
+  // mid-shutdown.
+  const std::string fifo = dir_ + "/events.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  StartServer({"--quiet", "--event_log=" + fifo});
+  absl::StatusOr<TcpClient> c = TcpClient::Connect(address_, kTimeout);
+  ASSERT_TRUE(c.ok());
+  const std::string big(size_t{256} << 10, 'x');  // more than the pipe holds
+  ASSERT_TRUE(c->SendAll(big, kTimeout).ok());
+  ASSERT_TRUE(c->ReceiveExactly(8, kTimeout).ok());
+  server_->Signal(SIGTERM);
+  EXPECT_EQ(server_->Wait(absl::Milliseconds(500)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);  // stuck in shutdown
+  server_->Signal(SIGTERM);
+  absl::StatusOr<int> code = server_->Wait(kTimeout);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 128 + SIGTERM);
+  close(reader);
 }
 
 TEST_F(ToolTest, VerbosePrintsHexDumps) {
