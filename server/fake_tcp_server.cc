@@ -770,6 +770,9 @@ absl::Status FakeTcpServer::Start() {
       io_thread_id_ = std::this_thread::get_id();
     }
     loop->Run();
+    // A later thread may get this id; it must not be taken for the I/O thread.
+    absl::MutexLock lock(&mu_);
+    io_thread_id_ = std::thread::id();
   });
   NotifyStateObservers();
   return absl::OkStatus();
