@@ -48,4 +48,22 @@ TEST_F(FailingTest, WaitsForAMessageThatNeverComes) {
 
 TEST_F(FailingTest, Passes) { EXPECT_TRUE(WaitForConnections(0)); }
 
+// SetUp fails (a C++ responder cannot reach a child process): the test fails
+// cleanly, with a transcript, and the binary does not crash.
+class FailingSetUpTest : public fake_tcp::testing::FakeTcpServerTest {
+ protected:
+  fake_tcp::testing::FixtureOptions Options() const override {
+    fake_tcp::testing::FixtureOptions o;
+    o.server.port = 0;
+    o.out_of_process = true;
+    o.server.responder =
+        [](const fake_tcp::ReceivedMessage&) -> std::optional<fake_tcp::Reply> {
+      return std::nullopt;
+    };
+    return o;
+  }
+};
+
+TEST_F(FailingSetUpTest, NeverRuns) { ADD_FAILURE() << "the body ran"; }
+
 }  // namespace

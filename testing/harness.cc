@@ -260,11 +260,13 @@ void Harness::Stop() {
 }
 
 const MessageLog& Harness::log() const {
-  return mirror_ != nullptr ? *mirror_ : server_->log();
+  if (mirror_ != nullptr) return *mirror_;
+  return server_ != nullptr ? server_->log() : empty_log_;
 }
 
 MessageLog& Harness::mutable_log() {
-  return mirror_ != nullptr ? *mirror_ : server_->log();
+  if (mirror_ != nullptr) return *mirror_;
+  return server_ != nullptr ? server_->log() : empty_log_;
 }
 
 std::string Harness::address() const {

@@ -75,7 +75,8 @@ class Harness {
   // and completes the log. Idempotent.
   void Stop();
 
-  // The log (out of process: a mirror of the child's, complete after Stop()).
+  // The log (out of process: a mirror of the child's, complete after Stop();
+  // empty if Start() failed early).
   const MessageLog& log() const;
   MessageLog& mutable_log();
   // The in-process server, or null out of process.
@@ -114,6 +115,9 @@ class Harness {
   std::string child_address_;
   std::string child_health_address_;
   bool stopped_ = false;
+
+  // What log() returns when Start() failed before there was a server or mirror.
+  MessageLog empty_log_;
 
   mutable absl::Mutex mu_;
   std::vector<FailedWait> failed_waits_ ABSL_GUARDED_BY(mu_);

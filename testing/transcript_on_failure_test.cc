@@ -52,17 +52,22 @@ TEST(TranscriptOnFailureTest, AFailedTestLeavesItsTranscript) {
   ASSERT_TRUE(child.ok()) << child.status();
   absl::StatusOr<int> code = child->Wait(absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << code.status();
-  EXPECT_EQ(*code, 1) << child->Stdout();  // one test failed
+  EXPECT_EQ(*code, 1) << child->Stdout();  // tests failed; nothing crashed
   EXPECT_THAT(
       child->Stderr(),
       HasSubstr("transcript of FailingTest.WaitsForAMessageThatNeverComes "
                 "written to"));
 
-  EXPECT_THAT(
-      Files(outputs),
-      UnorderedElementsAre(
-          "FailingTest.WaitsForAMessageThatNeverComes.transcript.txt",
-          "FailingTest.WaitsForAMessageThatNeverComes.transcript.html"));
+  EXPECT_THAT(Files(outputs),
+              UnorderedElementsAre(
+                  "FailingTest.WaitsForAMessageThatNeverComes.transcript.txt",
+                  "FailingTest.WaitsForAMessageThatNeverComes.transcript.html",
+                  "FailingSetUpTest.NeverRuns.transcript.txt",
+                  "FailingSetUpTest.NeverRuns.transcript.html"));
+  // A SetUp that failed says why, and the body never ran.
+  EXPECT_THAT(child->Stdout(),
+              HasSubstr("a responder, greeting or server-wide faults"));
+  EXPECT_THAT(child->Stdout(), ::testing::Not(HasSubstr("the body ran")));
   const std::string html = ReadFile(
       outputs + "/FailingTest.WaitsForAMessageThatNeverComes.transcript.html");
   EXPECT_THAT(
