@@ -29,6 +29,8 @@ namespace {
 constexpr uint64_t kListenerTag = ~uint64_t{0};
 constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
 constexpr int kMaxEpollEvents = 256;
+// The largest read buffer Start() accepts.
+constexpr size_t kMaxReadSize = size_t{16} << 20;
 // Rate-limited replies go out in this many pieces a second.
 constexpr int64_t kRatePiecesPerSecond = 20;
 
@@ -686,8 +688,10 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   if (options.max_connections == 0) {
     return absl::InvalidArgumentError("Start: max_connections must be > 0");
   }
-  if (options.read_size == 0) {
-    return absl::InvalidArgumentError("Start: read_size must be > 0");
+  if (options.read_size == 0 || options.read_size > kMaxReadSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: read_size must be 1..", kMaxReadSize, ", got ",
+                     options.read_size));
   }
   if (options.log_limits.max_events == 0) {
     return absl::InvalidArgumentError(

@@ -104,7 +104,8 @@ struct ServerOptions {
   // Unsent reply bytes per connection past which the server stops reading from
   // it until the peer reads (a slow reader never grows memory without bound).
   size_t max_pending_output = size_t{8} << 20;
-  // Bytes read from a socket at a time (raw framing: at most max_message_size).
+  // Bytes read from a socket at a time (raw framing: at most max_message_size);
+  // 1 to 16 MiB.
   size_t read_size = size_t{64} << 10;
   // Bounds on the message log.
   LogLimits log_limits;

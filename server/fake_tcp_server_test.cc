@@ -147,6 +147,13 @@ TEST(FakeTcpServerTest, BadOptionsAreInvalidArgumentNamingTheOption) {
   EXPECT_THAT(s.message(), HasSubstr("header_bytes"));
 
   options = AnyPort();
+  options.read_size = size_t{1} << 40;  // would be a 1 TiB buffer
+  s = FakeTcpServer(options).Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("read_size must be 1..16777216"));
+
+  options = AnyPort();
   options.address = "no-such-host.invalid";
   s = FakeTcpServer(options).Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

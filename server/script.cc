@@ -27,6 +27,7 @@ namespace {
 
 constexpr size_t kMaxUnmatched = 1000;
 constexpr uint64_t kDefaultGarbageBytes = 16;
+constexpr uint64_t kMaxGarbageBytes = uint64_t{16} << 20;
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -138,6 +139,11 @@ absl::Status ValidateFault(const Fault& f, const std::string& field) {
         !s.ok()) {
       return s;
     }
+  }
+  if (f.garbage_bytes() > kMaxGarbageBytes) {
+    return Invalid(field + ".garbage_bytes",
+                   absl::StrCat("at most ", kMaxGarbageBytes, ", got ",
+                                f.garbage_bytes()));
   }
   if (f.slice_pause().seconds() + f.slice_pause().nanos() > 0 &&
       f.slice_bytes() == 0) {

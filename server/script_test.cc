@@ -381,6 +381,8 @@ TEST(ScriptTest, ValidationNamesTheField) {
       {"framing { length_prefix { header_bytes: 3 } }",
        "framing.length_prefix.header_bytes: must be 1, 2, 4 or 8, got 3"},
       {"greeting { rewrite: 'x' }", "greeting: only bytes"},
+      {"rules { when { any: true } fault { garbage_bytes: 1000000000 } }",
+       "rules[0].fault.garbage_bytes: at most 16777216, got 1000000000"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<Script> parsed =
