@@ -32,6 +32,15 @@ reply="$("${bin}/send" --address="${addr}" --data='SET k v' --framing=line \
   --wait='until:\n')" || fail "send failed"
 [[ "${reply}" == "OK" ]] || fail "expected OK, got '${reply}'"
 
+# Bytes from stdin, and from a file.
+reply="$(printf 'GET k' | "${bin}/send" --address="${addr}" --file=- --framing=line \
+  --wait='until:\n')" || fail "send --file=- failed"
+[[ "${reply}" == "OK" ]] || fail "expected OK from stdin, got '${reply}'"
+printf 'DEL k' >"${tmp}/request"
+reply="$("${bin}/send" --address="${addr}" --file="${tmp}/request" --framing=line \
+  --wait='until:\n')" || fail "send --file failed"
+[[ "${reply}" == "OK" ]] || fail "expected OK from a file, got '${reply}'"
+
 # A refused connection has its own exit code.
 if "${bin}/send" --address=127.0.0.1:1 --data=x 2>/dev/null; then
   fail "send to a closed port succeeded"
@@ -48,4 +57,8 @@ grep -q 'received 7 bytes "SET k v"' "${tmp}/transcript.txt" ||
   fail "the transcript lacks the message: $(cat "${tmp}/transcript.txt")"
 grep -q 'sent 3 bytes "OK\\n"' "${tmp}/transcript.txt" ||
   fail "the transcript lacks the reply"
+grep -q 'received 5 bytes "GET k"' "${tmp}/transcript.txt" ||
+  fail "the transcript lacks the message from stdin"
+grep -q 'received 5 bytes "DEL k"' "${tmp}/transcript.txt" ||
+  fail "the transcript lacks the message from a file"
 echo "PASS"
