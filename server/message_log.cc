@@ -235,6 +235,15 @@ std::string MessageLog::ToString() const {
 namespace {
 constexpr size_t kSummaryEvents = 20;
 
+// Returns the index of the first event whose sequence is `sequence` or more.
+size_t FirstFrom(const std::deque<Event>& events, uint64_t sequence) {
+  return static_cast<size_t>(
+      std::lower_bound(
+          events.begin(), events.end(), sequence,
+          [](const Event& e, uint64_t s) { return e.sequence < s; }) -
+      events.begin());
+}
+
 absl::Duration NonNegative(absl::Duration d) {
   return std::max(d, absl::ZeroDuration());
 }
@@ -280,11 +289,9 @@ absl::StatusOr<Event> MessageLog::WaitForEvent(
     const Event* found = nullptr;
     bool operator()() {
       if (found != nullptr) return true;
-      size_t start = 0;
-      if (!events->empty() && next > events->front().sequence) {
-        start = next - events->front().sequence;
-      }
-      for (size_t i = start; i < events->size(); ++i) {
+      // Sequences grow but may have gaps (a mirrored log): search, do not
+      // count.
+      for (size_t i = FirstFrom(*events, next); i < events->size(); ++i) {
         const Event& event = (*events)[i];
         next = event.sequence + 1;
         if ((*predicate)(event)) {
@@ -349,7 +356,7 @@ absl::Status MessageLog::WaitForConnectionClosed(uint64_t connection_id,
 }
 
 absl::StatusOr<std::vector<Event>> MessageLog::WaitForEventsAfter(
-    uint64_t after, absl::Duration timeout) const {
+    uint64_t after, absl::Duration timeout, size_t max_events) const {
   struct After {
     const std::deque<Event>* events;
     const bool* finished;
@@ -362,10 +369,11 @@ absl::StatusOr<std::vector<Event>> MessageLog::WaitForEventsAfter(
   After ready{&events_, &finished_, after};
   mu_.AwaitWithTimeout(absl::Condition(&ready, &After::operator()),
                        NonNegative(timeout));
-  std::vector<Event> out;
-  for (const Event& event : events_) {
-    if (event.sequence > after) out.push_back(event);
-  }
+  // Copies at most max_events under the lock, so a follower never holds it
+  // long.
+  const size_t first = FirstFrom(events_, after + 1);
+  const size_t last = std::min(events_.size(), first + max_events);
+  std::vector<Event> out(events_.begin() + first, events_.begin() + last);
   if (!out.empty()) return out;
   if (finished_) return absl::OutOfRangeError("the log is finished");
   return absl::DeadlineExceededError(absl::StrCat(

@@ -151,11 +151,13 @@ class MessageLog {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Returns the kept events after sequence number `after` (all of them for 0),
-  // waiting up to `timeout` for at least one. Returns DEADLINE_EXCEEDED when
-  // none came in time, and OUT_OF_RANGE when none will come because the log is
-  // finished. For following the log live.
+  // at most `max_events` of them (the oldest first), waiting up to `timeout`
+  // for at least one. Returns DEADLINE_EXCEEDED when none came in time, and
+  // OUT_OF_RANGE when none will come because the log is finished. For following
+  // the log live.
   absl::StatusOr<std::vector<Event>> WaitForEventsAfter(
-      uint64_t after, absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
+      uint64_t after, absl::Duration timeout, size_t max_events = 4096) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Marks the log complete: its server has stopped and will log nothing more.
   // Waits not yet satisfied then return at once with FAILED_PRECONDITION

@@ -214,5 +214,40 @@ TEST(MessageLogTest, WaitForEventsAfterFollowsTheLog) {
             absl::StatusCode::kOutOfRange);
 }
 
+TEST(MessageLogTest, MirroredSequencesWithGapsAreFoundAndFollowed) {
+  MessageLog log;
+  for (uint64_t seq : {3, 4, 9, 10, 42}) {
+    Event e = Make(EventType::kReceived, 1, std::to_string(seq));
+    e.sequence = seq;
+    log.AppendMirrored(std::move(e));
+  }
+  absl::StatusOr<Event> found = log.WaitForMessage(
+      [](const Event& e) { return e.bytes == "10"; }, absl::ZeroDuration());
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->sequence, 10u);
+  absl::StatusOr<std::vector<Event>> after =
+      log.WaitForEventsAfter(4, absl::ZeroDuration());
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 3u);
+  EXPECT_EQ((*after)[0].sequence, 9u);
+  // Appending continues after the highest sequence seen.
+  log.Append(Make(EventType::kSent, 1, "x"));
+  EXPECT_EQ(log.Events().back().sequence, 43u);
+}
+
+TEST(MessageLogTest, WaitForEventsAfterReturnsAtMostMaxEvents) {
+  MessageLog log;
+  for (int i = 0; i < 10; ++i) log.Append(Make(EventType::kReceived, 1, "m"));
+  absl::StatusOr<std::vector<Event>> some =
+      log.WaitForEventsAfter(0, absl::ZeroDuration(), 4);
+  ASSERT_TRUE(some.ok());
+  ASSERT_EQ(some->size(), 4u);
+  EXPECT_EQ(some->front().sequence, 1u);
+  some =
+      log.WaitForEventsAfter(some->back().sequence, absl::ZeroDuration(), 100);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->size(), 6u);
+}
+
 }  // namespace
 }  // namespace fake_tcp

@@ -278,9 +278,14 @@ int Main(int argc, char** argv) {
       health_options.service.c_str());
   fflush(stdout);
 
-  std::thread follower(FollowEvents, std::cref(server.log()),
-                       absl::GetFlag(FLAGS_quiet), absl::GetFlag(FLAGS_verbose),
-                       event_log.empty() ? nullptr : &event_stream);
+  // Follows the log only when someone reads what it writes.
+  std::thread follower;
+  if (!absl::GetFlag(FLAGS_quiet) || !event_log.empty()) {
+    follower =
+        std::thread(FollowEvents, std::cref(server.log()),
+                    absl::GetFlag(FLAGS_quiet), absl::GetFlag(FLAGS_verbose),
+                    event_log.empty() ? nullptr : &event_stream);
+  }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -296,7 +301,7 @@ int Main(int argc, char** argv) {
   // The health endpoint reports NOT_SERVING first (Stop notifies it), then
   // every connection closes and the log is complete.
   server.Stop();
-  follower.join();  // every event is printed and streamed
+  if (follower.joinable()) follower.join();  // every event printed and streamed
   int status = 0;
   const std::string transcript = UserPath(absl::GetFlag(FLAGS_transcript));
   if (!transcript.empty()) {
