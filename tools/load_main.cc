@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "server/fake_tcp_server.h"
+#include "server/socket_util.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, address, "",
@@ -61,18 +62,9 @@ constexpr int kUsage = 2;
 // no log.
 class BareServer {
  public:
-  BareServer() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    listen(listen_fd_, SOMAXCONN);
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    address_ = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  // Listens as the fake does (same socket options), on a free loopback port.
+  explicit BareServer(const BoundListener& listener)
+      : listen_fd_(listener.fd), address_(listener.address) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event ev{};
@@ -230,7 +222,12 @@ int Main(int argc, char** argv) {
            static_cast<unsigned long long>(counts.dropped));
   }
   if (absl::GetFlag(FLAGS_compare)) {
-    BareServer bare;
+    absl::StatusOr<BoundListener> listener = Listen("127.0.0.1", 0, SOMAXCONN);
+    if (!listener.ok()) {
+      fprintf(stderr, "load: %s\n", listener.status().ToString().c_str());
+      return 1;
+    }
+    BareServer bare(*listener);
     const Result baseline = Load(bare.address(), persistent, clients, duration);
     report("bare epoll server (records nothing)", baseline);
     printf(
