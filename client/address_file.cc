@@ -17,18 +17,19 @@
 namespace fake_tcp {
 namespace {
 
-std::string ReadTrimmed(const std::string& path) {
-  std::ifstream in(path);
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
   std::stringstream contents;
   contents << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(contents.str()));
+  return contents.str();
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> WaitForAddressFile(const std::string& path,
-                                               absl::Duration timeout,
-                                               int abort_fd) {
+absl::StatusOr<std::string> WaitForFile(
+    const std::string& path,
+    const std::function<bool(const std::string& contents)>& ready,
+    absl::Duration timeout, int abort_fd) {
   const absl::Time deadline = absl::Now() + timeout;
   const size_t slash = path.rfind('/');
   const std::string dir =
@@ -38,15 +39,15 @@ absl::StatusOr<std::string> WaitForAddressFile(const std::string& path,
     return absl::ResourceExhaustedError(
         absl::StrCat("wait for ", path, ": inotify_init1 failed"));
   }
-  // Watch first, then look: a file that appears in between is not missed.
-  inotify_add_watch(fd, dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
-  absl::StatusOr<std::string> result = absl::DeadlineExceededError(
-      absl::StrCat("address file ", path, " did not appear within ",
-                   absl::FormatDuration(timeout)));
+  // Watch first, then look: a change in between is not missed.
+  inotify_add_watch(fd, dir.c_str(),
+                    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_MODIFY);
+  absl::StatusOr<std::string> result = absl::DeadlineExceededError(absl::StrCat(
+      "file ", path, " not ready within ", absl::FormatDuration(timeout)));
   while (true) {
-    std::string text = ReadTrimmed(path);
-    if (!text.empty()) {
-      result = std::move(text);
+    std::string contents = ReadAll(path);
+    if (ready(contents)) {
+      result = std::move(contents);
       break;
     }
     const absl::Duration left = deadline - absl::Now();
@@ -56,9 +57,9 @@ absl::StatusOr<std::string> WaitForAddressFile(const std::string& path,
         std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));
     if (poll(fds, abort_fd >= 0 ? 2 : 1, ms) > 0) {
       if (abort_fd >= 0 && (fds[1].revents & POLLIN)) {
-        text = ReadTrimmed(path);  // it may have been written just before
-        if (!text.empty()) {
-          result = std::move(text);
+        contents = ReadAll(path);  // it may have been written just before
+        if (ready(contents)) {
+          result = std::move(contents);
         } else {
           result = absl::AbortedError(
               absl::StrCat("gave up waiting for ", path, ": its writer ended"));
@@ -72,6 +73,24 @@ absl::StatusOr<std::string> WaitForAddressFile(const std::string& path,
   }
   close(fd);
   return result;
+}
+
+absl::StatusOr<std::string> WaitForAddressFile(const std::string& path,
+                                               absl::Duration timeout,
+                                               int abort_fd) {
+  auto trimmed = [](const std::string& contents) {
+    return std::string(absl::StripAsciiWhitespace(contents));
+  };
+  absl::StatusOr<std::string> contents = WaitForFile(
+      path, [&](const std::string& c) { return !trimmed(c).empty(); }, timeout,
+      abort_fd);
+  if (absl::IsDeadlineExceeded(contents.status())) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("address file ", path, " did not appear within ",
+                     absl::FormatDuration(timeout)));
+  }
+  if (!contents.ok()) return contents.status();
+  return trimmed(*contents);
 }
 
 }  // namespace fake_tcp

@@ -1,6 +1,7 @@
 #ifndef CLIENT_ADDRESS_FILE_H_
 #define CLIENT_ADDRESS_FILE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -17,6 +18,16 @@ namespace fake_tcp {
 absl::StatusOr<std::string> WaitForAddressFile(const std::string& path,
                                                absl::Duration timeout,
                                                int abort_fd = -1);
+
+// The mechanism beneath: returns the contents of `path` once `ready(contents)`
+// is true, rereading it whenever a file in its directory is created, renamed
+// into place, written or closed (inotify, no polling). DEADLINE_EXCEEDED after
+// `timeout`; ABORTED if `abort_fd` (not -1) becomes readable first and the file
+// is still not ready.
+absl::StatusOr<std::string> WaitForFile(
+    const std::string& path,
+    const std::function<bool(const std::string& contents)>& ready,
+    absl::Duration timeout, int abort_fd = -1);
 
 }  // namespace fake_tcp
 

@@ -5,10 +5,7 @@
 #include "server/fake_tcp_server.h"
 
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,28 +40,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
-
-// Waits (inotify, no polling) until the file at `path` contains `text`.
-bool WaitForFileContaining(const std::string& path, const std::string& text,
-                           absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  inotify_add_watch(fd, path.c_str(), IN_MODIFY);
-  bool found = false;
-  while (!(found = absl::StrContains(ReadFile(path), text))) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) break;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) >
-        0) {
-      char events[sizeof(inotify_event) + NAME_MAX + 1];
-      while (read(fd, events, sizeof(events)) > 0) {
-      }
-    }
-  }
-  close(fd);
-  return found;
-}
 
 class ToolTest : public ::testing::Test {
  protected:
@@ -173,8 +148,13 @@ TEST_F(ToolTest, PrintsWhereItListensAndEachEventAsItHappens) {
             0);
   EXPECT_EQ(out, "Received");
   // Lines are flushed at once: visible while the server still runs.
-  EXPECT_TRUE(WaitForFileContaining(
-      server_->stdout_path(), "received 12 bytes \"Hello, world\"", kTimeout));
+  const std::string line = "received 12 bytes \"Hello, world\"";
+  EXPECT_TRUE(
+      WaitForFile(
+          server_->stdout_path(),
+          [&](const std::string& c) { return absl::StrContains(c, line); },
+          kTimeout)
+          .ok());
   const std::string first = server_->Stdout();
   EXPECT_THAT(first,
               HasSubstr(absl::StrCat("fake_tcp_server: listening on ", address_,
