@@ -23,19 +23,17 @@
 #include "server/atomic_file.h"
 #include "server/event_stream.h"
 #include "server/framing.h"
+#include "testing/network_isolation.h"
 
 namespace fake_tcp::testing {
 namespace {
 
 constexpr absl::Duration kChildExitTimeout = absl::Seconds(30);
 
-std::string PortInUseHint(const std::string& address, absl::string_view why) {
-  return absl::StrCat(
-      "the fake server cannot listen on ", address, ": ", why,
-      ". Another test or process holds the port: run this test through the "
-      "fake_tcp_server_test() Bazel macro (each test gets its own network "
-      "namespace), or set options.server.port = 0 and give the code under test "
-      "address().");
+std::string PortInUseMessage(const std::string& address,
+                             absl::string_view why) {
+  return absl::StrCat("the fake server cannot listen on ", address, ": ", why,
+                      ". ", PortInUseHint(address));
 }
 
 // A fresh directory under $TEST_TMPDIR for one child's files.
@@ -81,7 +79,7 @@ absl::Status Harness::StartInProcess() {
   }
   if (absl::Status s = server_->Start(); !s.ok()) {
     if (absl::IsUnavailable(s) && options_.server.port != 0) {
-      return absl::UnavailableError(PortInUseHint(
+      return absl::UnavailableError(PortInUseMessage(
           absl::StrCat(options_.server.address, ":", options_.server.port),
           s.message()));
     }
@@ -168,7 +166,7 @@ absl::Status Harness::StartChild() {
     absl::StatusOr<int> code = child_->Wait(absl::Seconds(5));
     const std::string err = child_->Stderr();
     if (absl::StrContains(err, "Address already in use")) {
-      return absl::UnavailableError(PortInUseHint(
+      return absl::UnavailableError(PortInUseMessage(
           absl::StrCat(o.address, ":", o.port), "Address already in use"));
     }
     return absl::UnavailableError(absl::StrCat(

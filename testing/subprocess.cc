@@ -19,7 +19,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "testing/test_util.h"
 #include "tools/cpp/runfiles/runfiles.h"
@@ -37,7 +39,7 @@ std::string TempDir() {
 }  // namespace
 
 absl::StatusOr<Subprocess> Subprocess::Start(
-    const std::vector<std::string>& argv) {
+    const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   if (argv.empty()) return absl::InvalidArgumentError("Subprocess: empty argv");
   // Unique per process and call (the pid alone is not unique in a sandbox).
   static std::atomic<int> counter{0};
@@ -73,8 +75,22 @@ absl::StatusOr<Subprocess> Subprocess::Start(
   for (const std::string& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const absl::string_view entry(*e);
+    const absl::string_view name = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const std::string& extra : env) {
+      overridden |= absl::StartsWith(extra, absl::StrCat(name, "="));
+    }
+    if (!overridden) envp.push_back(*e);
+  }
+  for (const std::string& extra : env) {
+    envp.push_back(const_cast<char*>(extra.c_str()));
+  }
+  envp.push_back(nullptr);
   const int rc = posix_spawn(&p.pid_, argv[0].c_str(), &actions, &attr,
-                             args.data(), environ);
+                             args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

@@ -19,9 +19,12 @@ namespace fake_tcp::testing {
 // behind.
 class Subprocess {
  public:
-  // Starts `argv[0]` (a path) with `argv`. Returns the spawn error naming the
-  // program.
-  static absl::StatusOr<Subprocess> Start(const std::vector<std::string>& argv);
+  // Starts `argv[0]` (a path) with `argv`, in this process's environment plus
+  // `env` ("NAME=value" entries, which win over inherited ones). Returns the
+  // spawn error naming the program.
+  static absl::StatusOr<Subprocess> Start(
+      const std::vector<std::string>& argv,
+      const std::vector<std::string>& env = {});
 
   Subprocess(Subprocess&& other) noexcept;
   Subprocess& operator=(Subprocess&& other) noexcept;

@@ -28,16 +28,21 @@ def cc_proto(name, src, import_path, grpc = False, deps = [], **kwargs):
         tools.append("@system_libs//:grpc_cpp_plugin")
         plugin = (" --plugin=protoc-gen-grpc=$(location @system_libs//:grpc_cpp_plugin)" +
                   " --grpc_out=" + out_dir)
+    wkt_root = "@system_libs//:well_known_protos_root"
     native.genrule(
         name = name + "_gen",
-        srcs = [src],
+        # The well-known types are declared inputs with their own --proto_path: protoc's
+        # built-in include path is the host's and is not there on a remote worker.
+        srcs = [src, "@system_libs//:well_known_protos", wkt_root],
         outs = hdrs + srcs,
         tools = tools,
         cmd = " ".join([
             "src=$(location {});".format(src),
             "root=$${src%%%s};" % import_path,
+            "wkt=$(execpath %s);" % wkt_root,
             "$(location @system_libs//:protoc)",
             "--proto_path=$${root:-.}",
+            "--proto_path=$${wkt%/google/protobuf/descriptor.proto}",
             "--cpp_out=" + out_dir + plugin,
             import_path,
         ]),

@@ -4,7 +4,10 @@
 target whose `defines` and `linkopts` come from `pkg-config`, so no library path is written by
 hand. Each target links dynamically by default and from the static archives (`.a`) when the
 build sets `--define=fake_tcp_static=1` (the `static` config in .bazelrc). It also exposes
-the host's `protoc` and `grpc_cpp_plugin` as `:protoc` and `:grpc_cpp_plugin`.
+the host's `protoc` and `grpc_cpp_plugin` as `:protoc` and `:grpc_cpp_plugin`, and the
+well-known `.proto` files protoc ships (`google/protobuf/duration.proto`, ...) as the declared
+inputs `:well_known_protos` under the import root `:well_known_protos_root` marks, so no
+action finds them through protoc's own include path (which a remote worker does not have).
 """
 
 def _pkg_config(rctx, pkg_config, args):
@@ -56,8 +59,30 @@ def _system_libs_impl(rctx):
         rctx.symlink(path, "bin/" + tool)
         lines.append('exports_files(["bin/{}"])'.format(tool))
         lines.append('alias(name = "{0}", actual = "bin/{0}")'.format(tool))
+    lines += _well_known_protos(rctx, rctx.which("protoc"))
     rctx.file("WORKSPACE", 'workspace(name = "{}")\n'.format(rctx.name))
     rctx.file("BUILD", "\n".join(lines) + "\n")
+
+def _well_known_protos(rctx, protoc):
+    # protoc looks for them in <prefix>/include next to <prefix>/bin/protoc.
+    include = protoc.realpath.dirname.dirname.get_child("include")
+    source = include.get_child("google").get_child("protobuf")
+    names = [f.basename for f in source.readdir() if f.basename.endswith(".proto")]
+    if "descriptor.proto" not in names:
+        fail("no well-known .proto files in {}: install libprotobuf-dev (tools/bazel does)".format(source))
+    for name in names:
+        rctx.symlink(source.get_child(name), "well_known_protos/google/protobuf/" + name)
+    return [
+        "",
+        "# protoc's well-known types, as declared inputs (pass the root with --proto_path).",
+        "filegroup(",
+        '    name = "well_known_protos",',
+        '    srcs = glob(["well_known_protos/google/protobuf/*.proto"]),',
+        ")",
+        "",
+        "# $(execpath) of this file minus /google/protobuf/descriptor.proto is the import root.",
+        'alias(name = "well_known_protos_root", actual = "well_known_protos/google/protobuf/descriptor.proto")',
+    ]
 
 system_libs = repository_rule(
     implementation = _system_libs_impl,
