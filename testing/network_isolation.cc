@@ -103,6 +103,15 @@ constexpr char kPortZero[] =
 absl::Status EnterOwnNetworkNamespace() {
   const uid_t uid = geteuid();
   const gid_t gid = getegid();
+  // Without /proc (a bare root) the ids could not be mapped: a user namespace
+  // would leave the process as the overflow uid. Try a plain one only.
+  if (access("/proc/self/uid_map", F_OK) != 0) {
+    if (unshare(CLONE_NEWNET) == 0) return BringLoopbackUp();
+    return absl::PermissionDeniedError(absl::StrCat(
+        "no /proc/self/uid_map (is /proc mounted?) for a user namespace; "
+        "unshare(CLONE_NEWNET): ",
+        strerror(errno)));
+  }
   if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
     if (absl::Status s = MapOwnIds(uid, gid); !s.ok()) {
       return absl::InternalError(
@@ -148,19 +157,19 @@ void SetStartupNetworkIsolation(NetworkIsolation isolation) {
 std::string NetworkIsolation::Describe() const {
   switch (kind) {
     case Kind::kIsolated:
-      return "this test runs in a network namespace of its own, made at start "
+      return "This test runs in a network namespace of its own, made at start "
              "by fake_tcp_server_test()";
     case Kind::kOptedOut:
-      return absl::StrCat("this test shares the network it was started in (",
+      return absl::StrCat("This test shares the network it was started in (",
                           kOwnNetworkEnv, "=0)");
     case Kind::kUnavailable:
       return absl::StrCat(
-          "this test could not make a network namespace of its own (",
+          "This test could not make a network namespace of its own (",
           status.message(), ") and shares the network it was started in");
     case Kind::kNotAttempted:
       break;
   }
-  return "this test was not built with the fake_tcp_server_test() Bazel macro "
+  return "This test was not built with the fake_tcp_server_test() Bazel macro "
          "(nor linked //testing:own_network), so it shares whatever network "
          "the executor gave it";
 }

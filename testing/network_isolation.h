@@ -40,7 +40,7 @@ struct NetworkIsolation {
   Kind kind = Kind::kNotAttempted;
   absl::Status status;
 
-  // Returns one sentence for a human, e.g. "this test runs in a network
+  // Returns one sentence for a human, e.g. "This test runs in a network
   // namespace of its own, made at start".
   std::string Describe() const;
 };

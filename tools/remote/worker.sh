@@ -95,6 +95,7 @@ cmd_start() {
     running_network="$(<"${state}/network")"
     [[ "${running_network}" == "${network}" ]] ||
       die "already running with ${running_network} per-action network (pid ${pid}); stop it first"
+    write_bazelrc "$(<"${state}/port")"
     cmd_status
     return 0
   fi
@@ -140,11 +141,16 @@ cmd_start() {
   # It accepts: a TCP connect succeeds.
   (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null ||
     die "the worker says it serves on ${port} but a connect fails (log: ${state}/log)"
+  write_bazelrc "${port}"
+  cmd_status
+}
+
+# Points --config=remote of this workspace at the worker on port $1.
+write_bazelrc() {
   cat >"${bazelrc}" <<EOT
 # Written by tools/remote/worker.sh start; removed by stop. Not committed.
-build:remote --remote_executor=grpc://127.0.0.1:${port}
+build:remote --remote_executor=grpc://127.0.0.1:$1
 EOT
-  cmd_status
 }
 
 cmd_stop() {
