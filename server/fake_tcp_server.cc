@@ -29,6 +29,12 @@ namespace {
 constexpr uint64_t kListenerTag = ~uint64_t{0};
 constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
 constexpr int kMaxEpollEvents = 256;
+// Queued output steps per connection past which it is not read from (see
+// OutputFull).
+constexpr size_t kMaxPendingOps = 65536;
+// Out of descriptors, accepting waits this long (or until a connection closes)
+// before it tries again, instead of spinning on a listener that stays readable.
+constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
 // The largest read buffer Start() accepts.
 constexpr size_t kMaxReadSize = size_t{16} << 20;
 // Rate-limited replies go out in this many pieces a second.
@@ -144,12 +150,26 @@ class FakeTcpServer::IoLoop {
     bool stalled = false;      // nothing more is sent
     bool reading = true;       // EPOLLIN registered
     bool writing = false;      // EPOLLOUT registered
+    // `input` holds complete messages not yet answered: their replies would
+    // pass the pending-output bound. Deframed again as output drains.
+    bool input_held = false;
   };
+
+  // True iff no more replies may be queued on `conn` until the peer reads:
+  // unsent bytes past max_pending_output, or too many queued steps (each
+  // costs ~100 bytes however small its reply).
+  bool OutputFull(const Connection& conn) const {
+    return conn.output_bytes > options_.max_pending_output ||
+           conn.output.size() >= kMaxPendingOps;
+  }
 
   // Returns the epoll_wait timeout: until the earliest timer, or forever.
   int TimeoutMs() const {
-    if (timers_.empty()) return -1;
-    const absl::Duration left = timers_.top().first - absl::Now();
+    absl::Time next = absl::InfiniteFuture();
+    if (!timers_.empty()) next = timers_.top().first;
+    if (accept_backoff_) next = std::min(next, accept_retry_at_);
+    if (next == absl::InfiniteFuture()) return -1;
+    const absl::Duration left = next - absl::Now();
     if (left <= absl::ZeroDuration()) return 0;
     return static_cast<int>(std::min<int64_t>(
         absl::ToInt64Milliseconds(left + absl::Microseconds(999)), 1 << 30));
@@ -157,6 +177,7 @@ class FakeTcpServer::IoLoop {
 
   void RunTimers() {
     const absl::Time now = absl::Now();
+    if (accept_backoff_ && accept_retry_at_ <= now) RetryAccepting();
     while (!timers_.empty() && timers_.top().first <= now) {
       const uint64_t id = timers_.top().second;
       timers_.pop();
@@ -227,7 +248,8 @@ class FakeTcpServer::IoLoop {
         responder_ = std::move(command.responder);
         return 0;
       case Command::Kind::kPause:
-        if (listen_fd_ >= 0) {
+        accept_paused_ = true;
+        if (listen_fd_ >= 0 && !accept_backoff_) {
           epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
         }
         return 0;
@@ -238,6 +260,8 @@ class FakeTcpServer::IoLoop {
         }
         return 0;
       case Command::Kind::kResume:
+        accept_paused_ = false;
+        accept_backoff_ = false;
         if (command.listen_fd >= 0) {
           if (listen_fd_ >= 0) close(listen_fd_);
           listen_fd_ = command.listen_fd;
@@ -272,8 +296,16 @@ class FakeTcpServer::IoLoop {
                              &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
-        // EAGAIN: all accepted. EMFILE/ENFILE: retried on the next readiness.
-        return;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM) {
+          BackOffAccepting(errno);
+        }
+        return;  // EAGAIN: all accepted
+      }
+      if (accept_error_logged_) {
+        accept_error_logged_ = false;
+        AddEvent(EventType::kConnectionLimit, 0, ListenAddress(), "",
+                 "accepting again");
       }
       const uint64_t id = next_connection_id_++;
       std::string peer = FormatSockaddr(addr);
@@ -310,6 +342,48 @@ class FakeTcpServer::IoLoop {
         Pump(conn);
       }
     }
+  }
+
+  // The listener stays readable while accept fails for want of descriptors:
+  // take it out of the epoll set until a connection closes or kAcceptRetry
+  // passes. Clients wait in the backlog meanwhile; the log says why, once.
+  void BackOffAccepting(int error) {
+    if (listen_fd_ < 0 || accept_backoff_) return;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+    accept_backoff_ = true;
+    accept_retry_at_ = absl::Now() + kAcceptRetry;
+    if (!accept_error_logged_) {
+      accept_error_logged_ = true;
+      AddEvent(EventType::kConnectionLimit, 0, ListenAddress(), "",
+               absl::StrCat("accept: ", strerror(error),
+                            "; new connections wait in the backlog until a "
+                            "descriptor frees (retried every ",
+                            absl::FormatDuration(kAcceptRetry), ")"));
+    }
+  }
+
+  // Ends a back-off (a descriptor was freed, or it is time to try again).
+  void RetryAccepting() {
+    if (!accept_backoff_) return;
+    accept_backoff_ = false;
+    if (listen_fd_ < 0 || accept_paused_) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenerTag;
+    // The next epoll_wait reports it if clients wait (never accept from here:
+    // callers may be in the middle of a connection's work).
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  }
+
+  std::string ListenAddress() const {
+    sockaddr_storage addr;
+    socklen_t len = sizeof(addr);
+    if (listen_fd_ < 0 ||
+        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) !=
+            0) {
+      return "";
+    }
+    return FormatSockaddr(addr);
   }
 
   void HandleConnection(uint64_t id, uint32_t events) {
@@ -356,7 +430,14 @@ class FakeTcpServer::IoLoop {
   // iff the connection was closed (bad framing).
   bool Deframe(Connection& conn) {
     size_t offset = 0;
+    conn.input_held = false;
     while (offset < conn.input.size()) {
+      if (OutputFull(conn)) {
+        // One read may hold thousands of messages: answering them all first
+        // would queue every reply before the bound is looked at.
+        conn.input_held = true;
+        break;
+      }
       const absl::string_view rest =
           absl::string_view(conn.input).substr(offset);
       absl::StatusOr<std::optional<Frame>> frame =
@@ -453,7 +534,7 @@ class FakeTcpServer::IoLoop {
 
   void OnEof(Connection& conn) {
     conn.peer_closed = true;
-    if (conn.output.empty()) {
+    if (conn.output.empty() && !conn.input_held) {
       Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
       return;
     }
@@ -464,6 +545,22 @@ class FakeTcpServer::IoLoop {
   // Carries out output ops until done, blocked (EAGAIN) or waiting on a timer.
   // Returns false iff the connection was closed.
   bool Pump(Connection& conn) {
+    while (true) {
+      if (!PumpOutput(conn)) return false;
+      if (!conn.input_held || OutputFull(conn)) break;
+      if (!Deframe(conn)) return false;
+    }
+    if (conn.output.empty() && conn.peer_closed && !conn.input_held) {
+      Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
+      return false;
+    }
+    UpdateInterest(conn);
+    return true;
+  }
+
+  // Carries out output ops until done, blocked (EAGAIN) or waiting on a timer.
+  // Returns false iff the connection was closed.
+  bool PumpOutput(Connection& conn) {
     while (!conn.output.empty()) {
       Op& op = conn.output.front();
       if (op.kind == Op::Kind::kWrite) {
@@ -509,11 +606,6 @@ class FakeTcpServer::IoLoop {
           break;
       }
     }
-    if (conn.output.empty() && conn.peer_closed) {
-      Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
-      return false;
-    }
-    UpdateInterest(conn);
     return true;
   }
 
@@ -575,7 +667,7 @@ class FakeTcpServer::IoLoop {
   // write is next.
   void UpdateInterest(Connection& conn) {
     const bool reading =
-        !conn.peer_closed && conn.output_bytes <= options_.max_pending_output;
+        !conn.peer_closed && !conn.input_held && !OutputFull(conn);
     const bool writing =
         !conn.output.empty() && conn.output.front().kind == Op::Kind::kWrite;
     if (reading == conn.reading && writing == conn.writing) return;
@@ -608,6 +700,7 @@ class FakeTcpServer::IoLoop {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
     close(conn.fd);
     connections_.erase(id);  // destroys `conn`
+    RetryAccepting();        // a descriptor is free
   }
 
   // Appends this iteration's events to the log under one lock.
@@ -657,6 +750,14 @@ class FakeTcpServer::IoLoop {
   Responder responder_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t next_connection_id_ = 1;
+  // PauseAccepting() took the listener out of the epoll set.
+  bool accept_paused_ = false;
+  // Out of descriptors: the listener is out of the epoll set until
+  // accept_retry_at_ or until a connection closes.
+  bool accept_backoff_ = false;
+  absl::Time accept_retry_at_;
+  // The back-off was logged; "accepting again" is logged at the next accept.
+  bool accept_error_logged_ = false;
   // (when, connection id), earliest first; stale entries are skipped.
   std::priority_queue<std::pair<absl::Time, uint64_t>,
                       std::vector<std::pair<absl::Time, uint64_t>>,
@@ -684,6 +785,13 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   }
   if (options.max_message_size == 0) {
     return absl::InvalidArgumentError("Start: max_message_size must be > 0");
+  }
+  if (options.framing.kind == Framing::Kind::kFixedSize &&
+      options.framing.fixed_size > options.max_message_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Start: fixed-size framing of ", options.framing.fixed_size,
+        " bytes is larger than max_message_size ", options.max_message_size,
+        " (every message would be oversize)"));
   }
   if (options.max_connections == 0) {
     return absl::InvalidArgumentError("Start: max_connections must be > 0");

@@ -154,6 +154,15 @@ TEST(FakeTcpServerTest, BadOptionsAreInvalidArgumentNamingTheOption) {
               HasSubstr("read_size must be 1..16777216"));
 
   options = AnyPort();
+  options.framing = Framing::FixedSize(100);
+  options.max_message_size = 10;  // every message would close its connection
+  s = FakeTcpServer(options).Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("fixed-size framing of 100 bytes is larger than "
+                        "max_message_size 10"));
+
+  options = AnyPort();
   options.address = "no-such-host.invalid";
   s = FakeTcpServer(options).Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -512,6 +521,45 @@ TEST(FakeTcpServerTest, SlowReaderDoesNotBlockOthersAndBoundsMemory) {
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->substr(kBig), "smallsmallsmall");
   EXPECT_TRUE(server.log().WaitForMessages(1 + 3 + 20, kTimeout).ok());
+}
+
+// Many messages in one read, each with a big reply, from a client that does
+// not read: the replies are queued only up to the bound, the rest of the
+// messages wait unanswered (they used to be answered all at once: 65,536
+// newlines against a 64 KiB reply ran out of memory).
+TEST(FakeTcpServerTest, OneReadOfManyMessagesQueuesRepliesOnlyUpToTheBound) {
+  ServerOptions options = AnyPort();
+  options.framing = Framing::Delimiter("\n");
+  options.max_pending_output = 1 << 20;
+  constexpr size_t kReply = 256 << 10;
+  constexpr size_t kMessages = 1024;  // 256 MiB of replies
+  options.reply = std::string(kReply, 'R');
+  FakeTcpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  TcpClient flood = MustConnect(server);
+  ASSERT_TRUE(flood.SendAll(std::string(kMessages, '\n'), kTimeout).ok());
+  ASSERT_TRUE(server.log().WaitForMessages(1, kTimeout).ok());
+  // A round trip on another connection: the I/O thread is done with the
+  // flood's read.
+  TcpClient other = MustConnect(server);
+  ASSERT_TRUE(other.SendAll("\n", kTimeout).ok());
+  ASSERT_TRUE(other.ReceiveExactly(kReply, kTimeout).ok());
+  size_t answered = 0;
+  for (const Event& e : server.log().EventsOfType(EventType::kReceived)) {
+    if (e.connection_id == 1) ++answered;
+  }
+  // The bound (1 MiB) plus what the sockets took: far from all 1,024.
+  EXPECT_LT(answered, kMessages / 4);
+
+  // As the client reads, the held messages are answered, every one of them.
+  size_t read = 0;
+  while (read < kMessages * kReply) {
+    absl::StatusOr<std::string> chunk = flood.ReceiveExactly(
+        std::min<size_t>(kReply, kMessages * kReply - read), absl::Seconds(60));
+    ASSERT_TRUE(chunk.ok()) << chunk.status() << " after " << read;
+    read += chunk->size();
+  }
+  EXPECT_TRUE(server.log().WaitForMessages(kMessages + 1, kTimeout).ok());
 }
 
 TEST(FakeTcpServerTest, StopWithConnectionsOpenClosesThemAndKeepsTheLog) {

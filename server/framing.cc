@@ -256,12 +256,19 @@ absl::StatusOr<Framing> ParseFramingSpec(absl::string_view spec) {
       return bad("length header size must be 1, 2, 4 or 8");
     }
     Framing f = Framing::LengthPrefix(bytes);
+    bool endian_given = false;
+    bool inclusive_given = false;
     for (size_t i = 1; i < parts.size(); ++i) {
-      if (parts[i] == "big") {
-        f.endian = Framing::Endian::kBig;
-      } else if (parts[i] == "little") {
-        f.endian = Framing::Endian::kLittle;
+      if (parts[i] == "big" || parts[i] == "little") {
+        if (endian_given) return bad("the byte order is given twice");
+        if (inclusive_given)
+          return bad("the byte order comes before inclusive");
+        endian_given = true;
+        f.endian = parts[i] == "big" ? Framing::Endian::kBig
+                                     : Framing::Endian::kLittle;
       } else if (parts[i] == "inclusive") {
+        if (inclusive_given) return bad("inclusive is given twice");
+        inclusive_given = true;
         f.length_includes_header = true;
       } else {
         return bad(absl::StrCat("unknown length option \"", parts[i],

@@ -230,8 +230,11 @@ TEST(FramingTest, ParseFramingSpec) {
   EXPECT_EQ(ParseFramingSpec("length:4")->endian, Framing::Endian::kBig);
   EXPECT_EQ(ParseFramingSpec("fixed:16")->fixed_size, 16u);
 
-  for (const char* bad : {"", "lines", "length:3", "length:4:middle", "fixed:0",
-                          "fixed:x", "delimiter:", "delimiter:\\q"}) {
+  for (const char* bad :
+       {"", "lines", "length:3", "length:4:middle", "length:4:big:little",
+        "length:4:big:big", "length:4:inclusive:inclusive",
+        "length:4:inclusive:big", "fixed:0", "fixed:x",
+        "delimiter:", "delimiter:\\q"}) {
     absl::StatusOr<Framing> f = ParseFramingSpec(bad);
     EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(std::string(f.status().message()),

@@ -1,5 +1,7 @@
 #include "server/script.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <memory>
@@ -115,6 +117,14 @@ absl::Status ValidateMatcher(const Matcher& m, const std::string& field) {
     }
     case Matcher::kNot:
       return ValidateMatcher(m.not_(), field + ".not");
+    case Matcher::kAny:
+      // `any: false` reads as "matches nothing" but would match everything.
+      if (!m.any()) {
+        return Invalid(field + ".any",
+                       "must be true (it matches every message; for none, "
+                       "write not { any: true })");
+      }
+      return absl::OkStatus();
     default:
       return absl::OkStatus();
   }
@@ -483,6 +493,9 @@ absl::StatusOr<Script> ParseScript(absl::string_view text, ScriptFormat format,
     }
   } else {
     google::protobuf::TextFormat::Parser parser;
+    // Nesting (`not { not { ... } }`) is bounded as JSON's parser bounds it;
+    // protobuf's text parser recurses without limit and overflows the stack.
+    parser.SetRecursionLimit(kMaxScriptDepth);
     ErrorCollector errors;
     parser.RecordErrorsTo(&errors);
     if (!parser.ParseFromString(std::string(text), &script)) {
@@ -497,6 +510,11 @@ absl::StatusOr<Script> ParseScript(absl::string_view text, ScriptFormat format,
 }
 
 absl::StatusOr<Script> LoadScript(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("script ", path, ": not a regular file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(
@@ -504,6 +522,13 @@ absl::StatusOr<Script> LoadScript(const std::string& path) {
   }
   std::stringstream text;
   text << in.rdbuf();
+  if (absl::StripAsciiWhitespace(text.str()).empty()) {
+    // Most likely the wrong file: an empty script is the default behaviour.
+    return absl::InvalidArgumentError(
+        absl::StrCat("script ", path,
+                     ": empty (a script has rules, a fallback or a "
+                     "greeting)"));
+  }
   return ParseScript(
       text.str(),
       absl::EndsWith(path, ".json") ? ScriptFormat::kJson : ScriptFormat::kText,

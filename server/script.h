@@ -126,6 +126,10 @@ absl::Status ValidateScript(const Script& script);
 // The formats of a script file.
 enum class ScriptFormat { kText, kJson };
 
+// How deep messages may nest in a script file (JSON's parser has the same
+// bound): deeper input is an error, never a stack overflow.
+inline constexpr int kMaxScriptDepth = 100;
+
 // Parses `text` as a Script in `format`; errors name `source` and, for text
 // format, the line and column. Then validates it.
 absl::StatusOr<Script> ParseScript(absl::string_view text, ScriptFormat format,

@@ -19,6 +19,7 @@
 namespace fake_tcp {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -411,6 +412,37 @@ TEST(ScriptTest, ParseErrorsNameLineAndColumn) {
   EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("equalz"));
 }
 
+TEST(ScriptTest, DeepNestingIsAnErrorNotACrash) {
+  // 8,000 nested `not` (64 KB) overflowed the stack of protobuf's text parser.
+  std::string text = "rules { when { ";
+  for (int i = 0; i < 8000; ++i) text += "not { ";
+  text += "equals: 'x' ";
+  for (int i = 0; i < 8000; ++i) text += "} ";
+  text += "} }";
+  absl::StatusOr<Script> parsed =
+      ParseScript(text, ScriptFormat::kText, "deep.textproto");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(parsed.status().message()),
+              AllOf(HasSubstr("deep.textproto:1:"), HasSubstr("recursion")));
+
+  std::string json = "{\"rules\": [{\"when\": ";
+  for (int i = 0; i < 8000; ++i) json += "{\"not\": ";
+  json += "{\"any\": true}";
+  for (int i = 0; i < 8000; ++i) json += "}";
+  json += "}]}";
+  parsed = ParseScript(json, ScriptFormat::kJson, "deep.json");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("deep.json: "));
+
+  // Nesting within the bound still loads.
+  std::string ok = "rules { when { ";
+  for (int i = 0; i < 40; ++i) ok += "not { ";
+  ok += "equals: 'x' ";
+  for (int i = 0; i < 40; ++i) ok += "} ";
+  ok += "} }";
+  EXPECT_TRUE(ParseScript(ok, ScriptFormat::kText).ok());
+}
+
 TEST(ScriptTest, LoadsTextAndJsonFilesByExtension) {
   const std::string dir = getenv("TEST_TMPDIR");
   {
@@ -432,6 +464,33 @@ TEST(ScriptTest, LoadsTextAndJsonFilesByExtension) {
   // And back to text.
   absl::StatusOr<Script> script = LoadScript(dir + "/kv.textproto");
   EXPECT_THAT(ScriptToText(*script), HasSubstr("name: \"ping\""));
+}
+
+TEST(ScriptTest, LoadingRejectsWhatIsNotAScript) {
+  const std::string dir = getenv("TEST_TMPDIR");
+  std::ofstream(dir + "/empty.textproto") << "  \n";
+  struct Case {
+    std::string path;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {dir, "not a regular file"},
+           {"/dev/null", "not a regular file"},
+           {dir + "/empty.textproto", "empty"},
+       }) {
+    absl::StatusOr<Script> script = LoadScript(c.path);
+    EXPECT_EQ(script.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.path;
+    EXPECT_THAT(std::string(script.status().message()),
+                AllOf(HasSubstr(c.path), HasSubstr(c.message)));
+  }
+  // `any: false` would match everything.
+  absl::StatusOr<Script> parsed =
+      ParseScript("rules { when { any: false } responses { bytes: 'x' } }",
+                  ScriptFormat::kText);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(parsed.status().message()),
+              HasSubstr("rules[0].when.any: must be true"));
 }
 
 TEST(ScriptTest, ReplaceWhileAnotherThreadResponds) {

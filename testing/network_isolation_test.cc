@@ -55,8 +55,10 @@ std::string RunProbe(const std::string& binary, const std::string& mode,
   absl::StatusOr<std::string> path =
       Runfile(absl::StrCat("fake_tcp_server/testing/", binary));
   if (!path.ok()) return std::string(path.status().message());
+  Subprocess::Options options;
+  options.env = env;
   absl::StatusOr<Subprocess> probe =
-      Subprocess::Start({*path, mode, absl::StrCat(port)}, env);
+      Subprocess::Start({*path, mode, absl::StrCat(port)}, options);
   if (!probe.ok()) return std::string(probe.status().message());
   absl::StatusOr<int> code = probe->Wait(kTimeout);
   if (!code.ok() || *code != 0) {

@@ -39,7 +39,8 @@ std::string TempDir() {
 }  // namespace
 
 absl::StatusOr<Subprocess> Subprocess::Start(
-    const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    const std::vector<std::string>& argv, const Options& options) {
+  const std::vector<std::string>& env = options.env;
   if (argv.empty()) return absl::InvalidArgumentError("Subprocess: empty argv");
   // Unique per process and call (the pid alone is not unique in a sandbox).
   static std::atomic<int> counter{0};
@@ -54,9 +55,15 @@ absl::StatusOr<Subprocess> Subprocess::Start(
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
                                    O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO,
-                                   p.stdout_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (options.stdout_fd >= 0) {
+    p.stdout_path_.clear();
+    posix_spawn_file_actions_adddup2(&actions, options.stdout_fd,
+                                     STDOUT_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO,
+                                     p.stdout_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
                                    p.stderr_path_.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -167,7 +174,9 @@ void Subprocess::Signal(int signal) {
   if (pid_ > 0 && !reaped_) kill(pid_, signal);
 }
 
-std::string Subprocess::Stdout() const { return ReadFile(stdout_path_); }
+std::string Subprocess::Stdout() const {
+  return stdout_path_.empty() ? "" : ReadFile(stdout_path_);
+}
 std::string Subprocess::Stderr() const { return ReadFile(stderr_path_); }
 
 absl::StatusOr<std::string> Runfile(const std::string& path) {

@@ -19,12 +19,22 @@ namespace fake_tcp::testing {
 // behind.
 class Subprocess {
  public:
-  // Starts `argv[0]` (a path) with `argv`, in this process's environment plus
-  // `env` ("NAME=value" entries, which win over inherited ones). Returns the
-  // spawn error naming the program.
+  struct Options {
+    // Added to this process's environment ("NAME=value"; wins over inherited).
+    std::vector<std::string> env;
+    // The child's stdout, if >= 0 (e.g. a pipe's write end, which the caller
+    // still owns); else a file under $TEST_TMPDIR that Stdout() reads.
+    int stdout_fd = -1;
+  };
+
+  // Starts `argv[0]` (a path) with `argv`. Returns the spawn error naming the
+  // program.
+  static absl::StatusOr<Subprocess> Start(const std::vector<std::string>& argv,
+                                          const Options& options);
   static absl::StatusOr<Subprocess> Start(
-      const std::vector<std::string>& argv,
-      const std::vector<std::string>& env = {});
+      const std::vector<std::string>& argv) {
+    return Start(argv, Options());
+  }
 
   Subprocess(Subprocess&& other) noexcept;
   Subprocess& operator=(Subprocess&& other) noexcept;
@@ -39,7 +49,7 @@ class Subprocess {
   // Sends `signal` to the child (if it is still running).
   void Signal(int signal);
 
-  // Returns what the child wrote so far.
+  // Returns what the child wrote so far ("" for a stdout given as a fd).
   std::string Stdout() const;
   std::string Stderr() const;
   // Where the child's stdout and stderr go.

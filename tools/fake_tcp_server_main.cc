@@ -10,6 +10,8 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -136,7 +138,14 @@ void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
       if (verbose && !e.bytes.empty()) line += HexDump(e.bytes);
       fputs(line.c_str(), stdout);
     }
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+      // The reader went away (`| head -1`): keep serving and logging; the
+      // transcript and the event log still get everything.
+      fprintf(stderr,
+              "fake_tcp_server: stdout: %s; events are no longer printed\n",
+              strerror(errno));
+      quiet = true;
+    }
   }
 }
 
@@ -216,6 +225,9 @@ int Main(int argc, char** argv) {
       "  fake_tcp_server [--port=9500] [--framing=line] [--reply='OK\\n'] ...");
   ParseFlagsOrExit(argc, argv, kExitUsage);
 
+  // A reader of stdout (or of --event_log) that goes away must not end the
+  // server: writes fail with EPIPE instead.
+  signal(SIGPIPE, SIG_IGN);
   // Signals are taken by sigwait() below, never by a handler, in every thread.
   sigset_t signals;
   sigemptyset(&signals);
@@ -226,6 +238,20 @@ int Main(int argc, char** argv) {
   std::shared_ptr<ScriptedResponder> scripted;
   absl::StatusOr<ServerOptions> options = OptionsFromFlags(&scripted);
   if (!options.ok()) return Usage(options.status());
+
+  // Written at exit: a directory that is not there is an error now, not then.
+  const std::string transcript_path = UserPath(absl::GetFlag(FLAGS_transcript));
+  if (!transcript_path.empty()) {
+    const size_t slash = transcript_path.rfind('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : transcript_path.substr(0, slash);
+    struct stat st;
+    if (!dir.empty() && (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+      fprintf(stderr, "fake_tcp_server: --transcript: no directory %s\n",
+              dir.c_str());
+      return kExitUsage;
+    }
+  }
 
   EventStreamWriter event_stream;
   const std::string event_log = UserPath(absl::GetFlag(FLAGS_event_log));

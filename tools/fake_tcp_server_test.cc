@@ -5,7 +5,9 @@
 #include "server/fake_tcp_server.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +38,7 @@ using ::fake_tcp::testing::ReadFile;
 
 using ::fake_tcp::testing::Runfile;
 using ::fake_tcp::testing::Subprocess;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -57,14 +60,15 @@ class ToolTest : public ::testing::Test {
   }
 
   // Runs the server with `flags` plus address files; waits until it serves.
-  void StartServer(std::vector<std::string> flags) {
+  void StartServer(std::vector<std::string> flags,
+                   const Subprocess::Options& options = {}) {
     unlink((dir_ + "/addr").c_str());  // from a server started before
     unlink((dir_ + "/health").c_str());
     std::vector<std::string> argv = {
         server_binary_, "--port=0", "--address_file=" + dir_ + "/addr",
         "--health_address_file=" + dir_ + "/health"};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    absl::StatusOr<Subprocess> child = Subprocess::Start(argv);
+    absl::StatusOr<Subprocess> child = Subprocess::Start(argv, options);
     ASSERT_TRUE(child.ok()) << child.status();
     server_ = std::make_unique<Subprocess>(*std::move(child));
     absl::StatusOr<std::string> addr =
@@ -115,6 +119,12 @@ TEST_F(ToolTest, InvalidFlagsAndScriptsExitTwoNamingTheProblem) {
       {{"--script=" + bad_script},
        "rules[0].fault.probability: must be in [0, 1], got 2"},
       {{"--script=" + dir_ + "/missing.textproto"}, "cannot read it"},
+      {{"--framing=length:4:big:little"}, "the byte order is given twice"},
+      {{"--framing=fixed:100", "--max_message_size=10"},
+       "fixed-size framing of 100 bytes is larger than max_message_size 10"},
+      {{"--transcript=" + dir_ + "/no/such/dir/t.txt"},
+       "--transcript: no directory " + dir_ + "/no/such/dir"},
+      {{"--port=0", "9500"}, "unexpected argument \"9500\""},
   };
   for (const Case& c : cases) {
     std::vector<std::string> argv = {server_binary_};
@@ -213,6 +223,116 @@ TEST_F(ToolTest, SigtermWithClientsConnectedWritesTheWholeTranscript) {
   EXPECT_THAT(server_->Stdout(), Not(HasSubstr("received")));  // --quiet
   EXPECT_THAT(server_->Stderr(), HasSubstr("SIGTERM, shutting down"));
   context.TryCancel();
+}
+
+// What `fake_tcp_server | head -1` does to the server: its first line is read,
+// then the reader goes away. It used to die of SIGPIPE (141) at its next line,
+// losing the transcript.
+TEST_F(ToolTest, AReaderThatGoesAwayDoesNotEndTheServer) {
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  // The event log too: a FIFO whose reader leaves after the first bytes.
+  const std::string fifo = dir_ + "/events";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const int events = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(events, 0);
+  const std::string transcript = dir_ + "/transcript.txt";
+  Subprocess::Options options;
+  options.stdout_fd = out[1];
+  StartServer(
+      {"--framing=line", "--transcript=" + transcript, "--event_log=" + fifo},
+      options);
+  close(out[1]);
+  std::string first;
+  char c = 0;
+  pollfd readable{out[0], POLLIN, 0};
+  while (first.find('\n') == std::string::npos &&
+         poll(&readable, 1, absl::ToInt64Milliseconds(kTimeout)) == 1 &&
+         read(out[0], &c, 1) == 1) {
+    first += c;
+  }
+  EXPECT_THAT(first, HasSubstr("listening on"));
+  close(out[0]);
+  close(events);
+
+  for (const char* message : {"one", "two", "three"}) {
+    absl::StatusOr<TcpClient> client = TcpClient::Connect(address_, kTimeout);
+    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_TRUE(client->SendAll(absl::StrCat(message, "\n"), kTimeout).ok());
+    absl::StatusOr<std::string> reply = client->ReceiveExactly(8, kTimeout);
+    ASSERT_TRUE(reply.ok()) << message << ": " << reply.status() << "\n"
+                            << server_->Stderr();
+    EXPECT_EQ(*reply, "Received");
+  }
+  server_->Signal(SIGTERM);
+  absl::StatusOr<int> code = server_->Wait(kTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << server_->Stderr();
+  EXPECT_THAT(server_->Stderr(),
+              AllOf(HasSubstr("stdout: Broken pipe; events are no longer "
+                              "printed"),
+                    HasSubstr("--event_log")));
+  const std::string text = ReadFile(transcript);
+  for (const char* message : {"one", "two", "three"}) {
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("\"", message, "\"")));
+  }
+}
+
+// Under a low descriptor limit (1,024 is a common default) the server runs out
+// of descriptors before max_connections and accept fails with EMFILE. It used
+// to spin on the listener, clients waiting unserved and nothing logged; now it
+// says so once, waits for a descriptor, and then serves the waiting clients.
+TEST_F(ToolTest, OutOfDescriptorsItWaitsForOneAndThenServesTheWaitingClients) {
+  rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 64;  // the child inherits it; it needs ~13 to run
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  StartServer({"--framing=line"});
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (HasFatalFailure()) return;
+
+  constexpr int kClients = 80;
+  std::vector<TcpClient> clients;
+  for (int i = 0; i < kClients; ++i) {
+    absl::StatusOr<TcpClient> c = TcpClient::Connect(address_, kTimeout);
+    ASSERT_TRUE(c.ok()) << i << ": " << c.status();  // the backlog takes it
+    clients.push_back(*std::move(c));
+  }
+  absl::StatusOr<std::string> out = WaitForFile(
+      server_->stdout_path(),
+      [](const std::string& text) {
+        return absl::StrContains(text, "accept: Too many open files");
+      },
+      kTimeout, server_->pidfd());
+  ASSERT_TRUE(out.ok()) << out.status() << "\n" << server_->Stderr();
+  // The first 40 were accepted (the limit leaves room for ~50): closing them
+  // frees descriptors for the ones waiting in the backlog.
+  for (int i = 0; i < 40; ++i) clients[i].Close();
+  for (int i = 40; i < kClients; ++i) {
+    ASSERT_TRUE(clients[i].SendAll("x\n", kTimeout).ok()) << i;
+    absl::StatusOr<std::string> reply = clients[i].ReceiveExactly(8, kTimeout);
+    ASSERT_TRUE(reply.ok()) << i << ": " << reply.status();
+    EXPECT_EQ(*reply, "Received") << i;
+  }
+  out = WaitForFile(
+      server_->stdout_path(),
+      [](const std::string& text) {
+        return absl::StrContains(text, "accepting again");
+      },
+      kTimeout, server_->pidfd());
+  ASSERT_TRUE(out.ok()) << out.status();
+  size_t reports = 0;
+  for (size_t at = 0;
+       (at = out->find("accept: Too many open files", at)) != std::string::npos;
+       ++at) {
+    ++reports;
+  }
+  EXPECT_EQ(reports, 1u) << *out;  // once, not once per retry
+  server_->Signal(SIGTERM);
+  absl::StatusOr<int> code = server_->Wait(kTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << server_->Stderr();
 }
 
 TEST_F(ToolTest, SecondSignalExitsAtOnce) {

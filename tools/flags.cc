@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
@@ -79,7 +80,14 @@ std::vector<char*> ParseFlagsOrExit(int argc, char** argv,
            usage_exit_code);
     }
   }
-  return absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    Fail(argv[0],
+         absl::StrCat("unexpected argument \"", positional[1],
+                      "\" (every setting is a --flag)"),
+         usage_exit_code);
+  }
+  return positional;
 }
 
 std::string UserPath(const std::string& path) {

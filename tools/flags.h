@@ -10,7 +10,8 @@ namespace fake_tcp {
 // flag and value itself, so that an unknown flag or a bad value ends the
 // program with `usage_exit_code` (absl's own parser exits 1) and a line naming
 // the flag:
-// "<program>: unknown flag --bogus". Returns the positional arguments.
+// "<program>: unknown flag --bogus". A positional argument is a usage error
+// too (every setting is a flag). Returns argv[0] alone.
 std::vector<char*> ParseFlagsOrExit(int argc, char** argv, int usage_exit_code);
 
 // Returns `path` as the user meant it: a relative path is taken from the
