@@ -153,6 +153,9 @@ class FakeTcpServer::IoLoop {
     // `input` holds complete messages not yet answered: their replies would
     // pass the pending-output bound. Deframed again as output drains.
     bool input_held = false;
+    // Leading bytes of `input` already searched for a delimiter (NextFrame's
+    // `searched`): a long line costs linear time, not quadratic.
+    size_t input_searched = 0;
   };
 
   // True iff no more replies may be queued on `conn` until the peer reads:
@@ -441,7 +444,8 @@ class FakeTcpServer::IoLoop {
       const absl::string_view rest =
           absl::string_view(conn.input).substr(offset);
       absl::StatusOr<std::optional<Frame>> frame =
-          NextFrame(options_.framing, rest, options_.max_message_size);
+          NextFrame(options_.framing, rest, options_.max_message_size,
+                    offset == 0 ? conn.input_searched : 0);
       if (!frame.ok()) {
         const EventType type =
             frame.status().code() == absl::StatusCode::kResourceExhausted
@@ -455,7 +459,11 @@ class FakeTcpServer::IoLoop {
               std::move(conn.input));
         return false;
       }
-      if (!frame->has_value()) break;
+      if (!frame->has_value()) {
+        conn.input_searched = rest.size();
+        break;
+      }
+      conn.input_searched = 0;
       const Frame& f = **frame;
       OnMessage(conn, rest.substr(f.payload_offset, f.payload_size));
       offset += f.consumed;

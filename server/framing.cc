@@ -121,7 +121,8 @@ absl::Status TooLarge(uint64_t size, size_t max_message_size) {
 
 absl::StatusOr<std::optional<Frame>> NextFrame(const Framing& framing,
                                                absl::string_view buffer,
-                                               size_t max_message_size) {
+                                               size_t max_message_size,
+                                               size_t searched) {
   switch (framing.kind) {
     case Framing::Kind::kRaw: {
       if (buffer.empty()) return std::nullopt;
@@ -129,7 +130,11 @@ absl::StatusOr<std::optional<Frame>> NextFrame(const Framing& framing,
       return Frame{size, 0, size};
     }
     case Framing::Kind::kDelimiter: {
-      const size_t pos = buffer.find(framing.delimiter);
+      // A delimiter may begin in the last size-1 bytes already searched.
+      const size_t overlap = framing.delimiter.size() - 1;
+      searched = std::min(searched, buffer.size());
+      const size_t from = searched > overlap ? searched - overlap : 0;
+      const size_t pos = buffer.find(framing.delimiter, from);
       if (pos == absl::string_view::npos) {
         // Keep a possible delimiter prefix at the end out of the count.
         const size_t undecided = framing.delimiter.size() - 1;

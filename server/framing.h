@@ -94,9 +94,17 @@ absl::Status ValidateFraming(const Framing& framing);
 // header itself, with `length_includes_header`). Raw framing returns all of a
 // non-empty `buffer` as one message. A pure function: no state is kept between
 // calls, so it can be tested and fuzzed alone.
+//
+// `searched` makes a delimiter search resumable: the caller promises that the
+// first `searched` bytes of `buffer` were already looked at by a call that
+// returned std::nullopt (the same buffer front, more bytes appended since), so
+// the search starts near their end instead of at the front. Without it, a long
+// line arriving in many reads costs time quadratic in its length. The result is
+// the same as with `searched` = 0.
 absl::StatusOr<std::optional<Frame>> NextFrame(const Framing& framing,
                                                absl::string_view buffer,
-                                               size_t max_message_size);
+                                               size_t max_message_size,
+                                               size_t searched = 0);
 
 // Encodes `payload` with `framing`'s header or delimiter, as a client would
 // send it. Raw and fixed-size framing return `payload` unchanged. Returns

@@ -65,6 +65,32 @@ TEST(FramingTest, DelimiterWaitsForAMessageSplitAcrossReads) {
   EXPECT_THAT(FrameAll(crlf, "GET k\r\n"), ElementsAre("GET k"));
 }
 
+TEST(FramingTest, DelimiterSearchResumesWhereTheLastOneStopped) {
+  const Framing crlf = Framing::Delimiter("\r\n");
+  // "GET k\r" was searched; the "\n" that completes the delimiter arrives.
+  absl::StatusOr<std::optional<Frame>> f = NextFrame(crlf, "GET k\r", 100);
+  ASSERT_TRUE(f.ok() && !f->has_value());
+  f = NextFrame(crlf, "GET k\r\nSET", 100, /*searched=*/6);
+  ASSERT_TRUE(f.ok() && f->has_value());
+  EXPECT_EQ(**f, (Frame{7, 0, 5}));
+  // A line grown read by read, the search resumed each time: the same frame
+  // as a search from the front.
+  std::string line;
+  size_t searched = 0;
+  for (int read = 0; read < 1000; ++read) {
+    line += std::string(64, 'x');
+    f = NextFrame(crlf, line, size_t{1} << 20, searched);
+    ASSERT_TRUE(f.ok() && !f->has_value());
+    searched = line.size();
+  }
+  line += "\r\n";
+  EXPECT_EQ(**NextFrame(crlf, line, size_t{1} << 20, searched),
+            **NextFrame(crlf, line, size_t{1} << 20));
+  // Beyond the limit is still an error when resumed.
+  EXPECT_EQ(NextFrame(crlf, line, 100, searched).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 TEST(FramingTest, DelimiterTooFarIsResourceExhausted) {
   absl::Status error;
   EXPECT_THAT(FrameAll(Framing::Delimiter("\n"), "abcdef", &error, 4),
