@@ -20,6 +20,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "server/socket_util.h"
 
@@ -32,6 +33,8 @@ constexpr int kMaxEpollEvents = 256;
 // Queued output steps per connection past which it is not read from (see
 // OutputFull).
 constexpr size_t kMaxPendingOps = 65536;
+// Input buffer capacity a connection keeps between messages.
+constexpr size_t kKeptInputCapacity = 256 << 10;
 // Out of descriptors, accepting waits this long (or until a connection closes)
 // before it tries again, instead of spinning on a listener that stays readable.
 constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
@@ -87,7 +90,12 @@ class FakeTcpServer::IoLoop {
         epoll_fd_(epoll_fd),
         wake_fd_(wake_fd),
         read_buffer_(options_.read_size),
-        responder_(options_.responder) {}
+        responder_(options_.responder) {
+    if (options_.greeting.has_value()) {
+      greeting_bytes_ =
+          std::make_shared<const std::string>(options_.greeting->bytes);
+    }
+  }
 
   ~IoLoop() {
     if (listen_fd_ >= 0) close(listen_fd_);
@@ -126,7 +134,15 @@ class FakeTcpServer::IoLoop {
   struct Op {
     enum class Kind { kWrite, kWait, kThen };
     Kind kind = Kind::kWrite;
-    std::string bytes;    // kWrite
+    // kWrite: `size` bytes of `data` from `begin`. Shared, not copied: a
+    // greeting, a broadcast or a sliced reply is held once however many
+    // connections or slices send it.
+    std::shared_ptr<const std::string> data;
+    size_t begin = 0;
+    size_t size = 0;
+    absl::string_view bytes() const {
+      return absl::string_view(*data).substr(begin, size);
+    }
     absl::Time until;     // kWait: set when the wait begins
     absl::Duration wait;  // kWait
     Reply::Then then = Reply::Then::kNothing;  // kThen
@@ -227,10 +243,12 @@ class FakeTcpServer::IoLoop {
       }
       case Command::Kind::kBroadcast: {
         std::vector<uint64_t> ids = OpenIds();
+        auto data =
+            std::make_shared<const std::string>(std::move(command.reply.bytes));
         for (uint64_t id : ids) {
           auto it = connections_.find(id);
           if (it == connections_.end()) continue;
-          Queue(*it->second, command.reply);
+          QueueShared(*it->second, command.reply, data);
           Pump(*it->second);
         }
         return static_cast<int>(ids.size());
@@ -302,13 +320,13 @@ class FakeTcpServer::IoLoop {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
             errno == ENOMEM) {
           BackOffAccepting(errno);
+        } else if (accept_error_logged_ && errno == EAGAIN) {
+          // Every client that waited is in: the episode is over.
+          accept_error_logged_ = false;
+          AddEvent(EventType::kConnectionLimit, 0, ListenAddress(), "",
+                   "accepting again: no client waits");
         }
-        return;  // EAGAIN: all accepted
-      }
-      if (accept_error_logged_) {
-        accept_error_logged_ = false;
-        AddEvent(EventType::kConnectionLimit, 0, ListenAddress(), "",
-                 "accepting again");
+        return;
       }
       const uint64_t id = next_connection_id_++;
       std::string peer = FormatSockaddr(addr);
@@ -341,7 +359,7 @@ class FakeTcpServer::IoLoop {
       AddEvent(EventType::kAccepted, id, std::move(peer), "", "");
       connections_.emplace(id, std::move(owned));
       if (options_.greeting.has_value()) {
-        Queue(conn, *options_.greeting);
+        QueueShared(conn, *options_.greeting, greeting_bytes_);
         Pump(conn);
       }
     }
@@ -365,7 +383,9 @@ class FakeTcpServer::IoLoop {
     }
   }
 
-  // Ends a back-off (a descriptor was freed, or it is time to try again).
+  // Ends a back-off: the listener goes back into the epoll set and whoever
+  // waits is accepted. Called from RunTimers only (not in the middle of a
+  // connection's work).
   void RetryAccepting() {
     if (!accept_backoff_) return;
     accept_backoff_ = false;
@@ -373,9 +393,10 @@ class FakeTcpServer::IoLoop {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kListenerTag;
-    // The next epoll_wait reports it if clients wait (never accept from here:
-    // callers may be in the middle of a connection's work).
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    // Also when nobody waits any more: accept then says EAGAIN, which ends
+    // the episode in the log.
+    AcceptAll();
   }
 
   std::string ListenAddress() const {
@@ -469,6 +490,12 @@ class FakeTcpServer::IoLoop {
       offset += f.consumed;
     }
     conn.input.erase(0, offset);
+    // A big message grew the buffer: give the memory back once it is framed
+    // (a thousand idle connections must not each keep a max_message_size).
+    if (conn.input.capacity() > kKeptInputCapacity &&
+        conn.input.size() <= kKeptInputCapacity / 2) {
+      conn.input.shrink_to_fit();
+    }
     return true;
   }
 
@@ -492,6 +519,15 @@ class FakeTcpServer::IoLoop {
   // Turns `reply` into output ops on `conn`, with the server-wide faults.
   void Queue(Connection& conn, Reply reply) {
     if (conn.stalled) return;
+    auto data = std::make_shared<const std::string>(std::move(reply.bytes));
+    QueueShared(conn, reply, std::move(data));
+  }
+
+  // Queue() for bytes held elsewhere (`shape.bytes` is not used).
+  void QueueShared(Connection& conn, const Reply& shape,
+                   std::shared_ptr<const std::string> data) {
+    if (conn.stalled) return;
+    const Reply& reply = shape;
     const absl::Duration delay = reply.delay + options_.reply_latency;
     if (delay > absl::ZeroDuration()) {
       Op wait;
@@ -499,9 +535,8 @@ class FakeTcpServer::IoLoop {
       wait.wait = delay;
       conn.output.push_back(std::move(wait));
     }
-    if (reply.send_only < reply.bytes.size())
-      reply.bytes.resize(reply.send_only);
-    size_t piece = reply.bytes.size();
+    const size_t total = std::min(reply.send_only, data->size());
+    size_t piece = total;
     absl::Duration pause = absl::ZeroDuration();
     const int64_t rate = reply.bytes_per_second > 0 ? reply.bytes_per_second
                                                     : options_.bytes_per_second;
@@ -513,7 +548,7 @@ class FakeTcpServer::IoLoop {
           std::max<int64_t>(1, rate / kRatePiecesPerSecond));
       pause = absl::Seconds(1) * (static_cast<double>(piece) / rate);
     }
-    for (size_t offset = 0; offset < reply.bytes.size(); offset += piece) {
+    for (size_t offset = 0; offset < total; offset += piece) {
       if (offset > 0 && pause > absl::ZeroDuration()) {
         Op wait;
         wait.kind = Op::Kind::kWait;
@@ -521,8 +556,10 @@ class FakeTcpServer::IoLoop {
         conn.output.push_back(std::move(wait));
       }
       Op write;
-      write.bytes = reply.bytes.substr(offset, piece);
-      conn.output_bytes += write.bytes.size();
+      write.data = data;
+      write.begin = offset;
+      write.size = std::min(piece, total - offset);
+      conn.output_bytes += write.size;
       conn.output.push_back(std::move(write));
     }
     if (reply.then != Reply::Then::kNothing) {
@@ -624,12 +661,12 @@ class FakeTcpServer::IoLoop {
            conn.output.front().kind == Op::Kind::kWrite) {
       Op& op = conn.output.front();
       if (conn.write_shut || conn.stalled) {
-        conn.output_bytes -= op.bytes.size() - conn.output_offset;
+        conn.output_bytes -= op.size - conn.output_offset;
         conn.output_offset = 0;
         conn.output.pop_front();
         continue;
       }
-      size_t want = op.bytes.size() - conn.output_offset;
+      size_t want = op.size - conn.output_offset;
       const size_t budget = options_.close_after_bytes > conn.sent_bytes
                                 ? options_.close_after_bytes - conn.sent_bytes
                                 : 0;
@@ -637,14 +674,14 @@ class FakeTcpServer::IoLoop {
       if (!op.logged) {
         op.logged = true;
         // Logged as sent before the peer can read it.
-        AddEvent(
-            EventType::kSent, conn.id, conn.peer, op.bytes.substr(0, want),
-            want < op.bytes.size() ? "cut short by close_after_bytes" : "");
+        AddEvent(EventType::kSent, conn.id, conn.peer,
+                 std::string(op.bytes().substr(0, want)),
+                 want < op.size ? "cut short by close_after_bytes" : "");
         Publish();
       }
       ssize_t n = 0;
       if (want > 0) {
-        n = send(conn.fd, op.bytes.data() + conn.output_offset, want,
+        n = send(conn.fd, op.bytes().data() + conn.output_offset, want,
                  MSG_NOSIGNAL);
         if (n < 0) {
           if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
@@ -663,7 +700,7 @@ class FakeTcpServer::IoLoop {
                            " reached"));
         return false;
       }
-      if (conn.output_offset == op.bytes.size()) {
+      if (conn.output_offset == op.size) {
         conn.output.pop_front();
         conn.output_offset = 0;
       }
@@ -708,7 +745,8 @@ class FakeTcpServer::IoLoop {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
     close(conn.fd);
     connections_.erase(id);  // destroys `conn`
-    RetryAccepting();        // a descriptor is free
+    // A descriptor is free: accept again at the end of this loop iteration.
+    if (accept_backoff_) accept_retry_at_ = absl::InfinitePast();
   }
 
   // Appends this iteration's events to the log under one lock.
@@ -754,6 +792,8 @@ class FakeTcpServer::IoLoop {
   const int epoll_fd_;
   const int wake_fd_;  // owned by the server
   std::vector<char> read_buffer_;
+  // options_.greeting's bytes, sent to every connection from this one copy.
+  std::shared_ptr<const std::string> greeting_bytes_;
   // Decides replies; starts as options_.responder, replaced by SetResponder().
   Responder responder_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
@@ -764,7 +804,8 @@ class FakeTcpServer::IoLoop {
   // accept_retry_at_ or until a connection closes.
   bool accept_backoff_ = false;
   absl::Time accept_retry_at_;
-  // The back-off was logged; "accepting again" is logged at the next accept.
+  // The back-off was logged; "accepting again" is logged once no client waits
+  // (however often descriptors ran out meanwhile).
   bool accept_error_logged_ = false;
   // (when, connection id), earliest first; stale entries are skipped.
   std::priority_queue<std::pair<absl::Time, uint64_t>,

@@ -1,6 +1,8 @@
 #include "server/health_sidecar.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,6 +42,11 @@ absl::Status HealthSidecar::Start() {
                            &selected_port);
   // Without this, two processes could share a fixed port and split the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(options_.handshake_timeout), 1,
+          INT32_MAX)));
   builder.RegisterCallbackGenericService(generic_.get());
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || selected_port == 0) {

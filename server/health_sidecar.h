@@ -7,6 +7,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/fake_tcp_server.h"
 
 namespace grpc {
@@ -28,6 +29,9 @@ struct HealthOptions {
   // When set, Start() writes "host:port" of the health endpoint here (to a
   // temporary name, then renamed, so a reader never sees half of it).
   std::string address_file;
+  // A connection that has not finished gRPC's handshake by then is closed, so
+  // clients that connect and say nothing cannot hold descriptors for long.
+  absl::Duration handshake_timeout = absl::Seconds(10);
 };
 
 // A gRPC server speaking the standard grpc.health.v1.Health (Check and Watch)

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/health_client.h"
+#include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/generic/async_generic_service.h"
@@ -86,6 +87,32 @@ TEST(HealthSidecarTest, SidecarStartedAfterTheServerIsServingAtOnce) {
   HealthSidecar health(&server, options);
   ASSERT_TRUE(health.Start().ok());
   EXPECT_EQ(MustCheck(health, "kv_store"), HealthCheckResponse::SERVING);
+}
+
+// Clients that connect to the health port and say nothing (half-open, or not
+// gRPC at all) are closed after the handshake timeout instead of holding a
+// descriptor each for as long as they like.
+TEST(HealthSidecarTest, ConnectionsThatNeverHandshakeAreClosed) {
+  FakeTcpServer server(AnyPort());
+  ASSERT_TRUE(server.Start().ok());
+  HealthOptions options;
+  options.handshake_timeout = absl::Milliseconds(300);
+  HealthSidecar health(&server, options);
+  ASSERT_TRUE(health.Start().ok());
+  std::vector<TcpClient> silent;
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<TcpClient> c =
+        TcpClient::Connect(health.address(), kTimeout);
+    ASSERT_TRUE(c.ok()) << c.status();
+    silent.push_back(*std::move(c));
+  }
+  for (TcpClient& c : silent) {
+    // The server ends the connection (after its HTTP/2 preamble, if any):
+    // end of stream or a reset, long before the 120 s gRPC waits by default.
+    const absl::Status closed = c.ReceiveEof(kTimeout);
+    EXPECT_NE(closed.code(), absl::StatusCode::kDeadlineExceeded) << closed;
+  }
+  EXPECT_EQ(MustCheck(health, ""), HealthCheckResponse::SERVING);
 }
 
 TEST(HealthSidecarTest, WatchStreamsEveryChange) {

@@ -150,6 +150,20 @@ void MessageLog::AppendLocked(Event event) {
       break;
   }
   counts_.open = open_.size();
+  // One entry keeps at most a quarter of the byte bound, so a huge message
+  // never evicts everything before it (the message that caused a huge reply
+  // stays next to it).
+  const size_t max_entry_bytes = std::max<size_t>(limits_.max_bytes / 4, 1024);
+  if (event.bytes.size() > max_entry_bytes) {
+    absl::StrAppend(&event.detail, event.detail.empty() ? "" : "; ",
+                    event.bytes.size(), " bytes, the first ", max_entry_bytes,
+                    " kept in the log");
+    event.bytes.resize(max_entry_bytes);
+  }
+  // What is kept is what is counted: no spare capacity (a connection's input
+  // buffer handed over at close can be far larger than its contents).
+  event.bytes.shrink_to_fit();
+  event.detail.shrink_to_fit();
   kept_bytes_ += event.bytes.size() + event.detail.size();
   events_.push_back(std::move(event));
   // Keep the newest entry even when it alone is over the byte bound.

@@ -67,7 +67,10 @@ std::string FormatBytes(absl::string_view bytes, size_t max_bytes = 64);
 // and counted (`dropped_events()`), never silently.
 struct LogLimits {
   size_t max_events = 100000;
-  size_t max_bytes = size_t{64} << 20;  // of message bytes and details kept
+  // Of message bytes and details kept. One entry keeps at most a quarter of it
+  // (at least 1 KiB): the rest of a bigger message is cut, and its detail says
+  // "<n> bytes, the first <m> kept in the log".
+  size_t max_bytes = size_t{64} << 20;
 };
 
 // Counters over everything logged since construction or the last Clear(),

@@ -67,6 +67,20 @@ TEST(MessageLogTest, DropsOldestPastMaxBytesButKeepsTheNewest) {
   EXPECT_EQ(log.counts().dropped, 3u);
 }
 
+TEST(MessageLogTest, AHugeEntryIsCutAndEvictsNotEverythingBeforeIt) {
+  MessageLog log(LogLimits{1000, 8192});  // an entry keeps at most 2048 bytes
+  log.Append(Make(EventType::kReceived, 1, "GET big"));
+  log.Append(Make(EventType::kSent, 1, std::string(10000, 'v')));
+  EXPECT_THAT(log.ReceivedMessages(), ElementsAre("GET big"));
+  const std::vector<Event> sent = log.EventsOfType(EventType::kSent);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].bytes, std::string(2048, 'v'));
+  EXPECT_THAT(sent[0].detail,
+              HasSubstr("10000 bytes, the first 2048 kept in the log"));
+  EXPECT_EQ(log.counts().dropped, 0u);
+  EXPECT_EQ(log.counts().sent, 1u);
+}
+
 TEST(MessageLogTest, WaitForMessagesCountsWhatArrivedBeforeTheCall) {
   MessageLog log;
   log.Append(Make(EventType::kReceived, 1, "early"));

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -28,6 +29,9 @@ namespace fake_tcp {
 namespace {
 
 constexpr size_t kMaxUnmatched = 1000;
+// How many rules (the first ones) a message that matches none is compared with
+// to name the nearest.
+constexpr size_t kMaxNearMissRules = 1000;
 constexpr uint64_t kDefaultGarbageBytes = 16;
 constexpr uint64_t kMaxGarbageBytes = uint64_t{16} << 20;
 
@@ -398,6 +402,12 @@ struct ScriptedResponder::CompiledRule {
 
 struct ScriptedResponder::Compiled {
   std::vector<CompiledRule> rules;
+  // Rules whose matcher is a case-sensitive `equals`, by their literal (rule
+  // indices in order): a message is compared only with the rules of its own
+  // bytes, so 150,000 such rules cost one hash lookup, not 150,000 matches.
+  absl::flat_hash_map<std::string, std::vector<size_t>> exact;
+  // Every other rule, in order.
+  std::vector<size_t> general;
   std::optional<std::string> fallback;  // nullopt: silence
   uint64_t seed = 0;
 };
@@ -552,6 +562,13 @@ ScriptedResponder::Compile(const Script& script) {
     rule.proto = script.rules(i);
     rule.label = RuleLabel(rule.proto, i);
     rule.when = CompiledMatcher::From(rule.proto.when());
+    if (rule.proto.when().kind_case() == Matcher::kEquals &&
+        !rule.proto.when().ignore_case()) {
+      compiled->exact[rule.proto.when().equals()].push_back(
+          static_cast<size_t>(i));
+    } else {
+      compiled->general.push_back(static_cast<size_t>(i));
+    }
     compiled->rules.push_back(std::move(rule));
   }
   if (!script.has_fallback()) {
@@ -626,7 +643,18 @@ std::optional<Reply> ScriptedResponder::Respond(
   {
     absl::MutexLock lock(&mu_);
     CompiledRule* matched = nullptr;
-    for (CompiledRule& rule : compiled_->rules) {
+    // The rules that can match, in rule order: those indexed under exactly
+    // these bytes, merged with every rule the index cannot hold.
+    static const std::vector<size_t> kNone;
+    const auto exact_it = compiled_->exact.find(message.bytes);
+    const std::vector<size_t>& exact =
+        exact_it == compiled_->exact.end() ? kNone : exact_it->second;
+    const std::vector<size_t>& general = compiled_->general;
+    for (size_t e = 0, g = 0; e < exact.size() || g < general.size();) {
+      const bool take_exact =
+          g == general.size() || (e < exact.size() && exact[e] < general[g]);
+      CompiledRule& rule =
+          compiled_->rules[take_exact ? exact[e++] : general[g++]];
       if (rule.proto.max_matches() > 0 &&
           rule.matches >= rule.proto.max_matches()) {
         continue;
@@ -642,7 +670,12 @@ std::optional<Reply> ScriptedResponder::Respond(
       miss.connection_id = message.connection_id;
       miss.bytes = std::string(message.bytes);
       size_t best = 0;
-      for (const CompiledRule& rule : compiled_->rules) {
+      // The nearest rule is looked for among the first rules only: with a huge
+      // script a miss would otherwise cost as much as matching every rule.
+      const size_t considered =
+          std::min(compiled_->rules.size(), kMaxNearMissRules);
+      for (size_t i = 0; i < considered; ++i) {
+        const CompiledRule& rule = compiled_->rules[i];
         std::pair<size_t, std::string> m = rule.when.Miss(message.bytes);
         if (rule.proto.max_matches() > 0 &&
             rule.matches >= rule.proto.max_matches()) {

@@ -167,6 +167,48 @@ TEST(ScriptTest, FirstMatchWinsInOrder) {
   EXPECT_EQ(Ask(*r, "PUT x"), "Received");  // the default fallback
 }
 
+// Case-sensitive `equals` rules are looked up by the message's bytes; the
+// other rules are still tried in between, in rule order.
+TEST(ScriptTest, ExactRulesAndOtherRulesKeepRuleOrder) {
+  Script script;
+  Rule first_a = s::When(s::Equals("a"), s::Bytes("exact a"));
+  first_a.set_max_matches(1);
+  *script.add_rules() = first_a;
+  *script.add_rules() = s::When(s::Prefix("a"), s::Bytes("prefix a"));
+  *script.add_rules() = s::When(s::Equals("a"), s::Bytes("shadowed"));
+  *script.add_rules() = s::When(s::Equals("b"), s::Bytes("exact b"));
+  Matcher ignoring_case = s::Equals("C");
+  ignoring_case.set_ignore_case(true);
+  *script.add_rules() = s::When(ignoring_case, s::Bytes("any case c"));
+  *script.add_rules() = s::When(s::Equals("c"), s::Bytes("exact c"));
+  auto r = Make(script);
+  EXPECT_EQ(Ask(*r, "a"), "exact a");
+  EXPECT_EQ(Ask(*r, "a"), "prefix a");  // the first is used up
+  EXPECT_EQ(Ask(*r, "ab"), "prefix a");
+  EXPECT_EQ(Ask(*r, "b"), "exact b");
+  EXPECT_EQ(Ask(*r, "c"), "any case c");
+  EXPECT_EQ(Ask(*r, "d"), "Received");
+  EXPECT_THAT(r->UnusedRules(), ElementsAre("rules[2]", "rules[5]"));
+}
+
+// 150,000 exact rules: every message finds its own (the index makes this one
+// lookup; a miss is compared with the first 1,000 rules for the report).
+TEST(ScriptTest, ManyExactRulesEachFindTheirMessage) {
+  Script script;
+  constexpr int kRules = 150000;
+  for (int i = 0; i < kRules; ++i) {
+    *script.add_rules() = s::When(s::Equals(absl::StrCat("key", i)),
+                                  s::Bytes(absl::StrCat("value", i)));
+  }
+  auto r = Make(script);
+  for (int i : {0, 1, 74999, kRules - 1}) {
+    EXPECT_EQ(Ask(*r, absl::StrCat("key", i)), absl::StrCat("value", i));
+  }
+  EXPECT_EQ(Ask(*r, "nokey"), "Received");
+  ASSERT_EQ(r->UnmatchedMessages().size(), 1u);
+  EXPECT_FALSE(r->UnmatchedMessages()[0].nearest_rule.empty());
+}
+
 TEST(ScriptTest, SequencesRepeatTheLastOrCycle) {
   Script script;
   *script.add_rules() =

@@ -8,12 +8,17 @@
 // Exit codes: 0 clean shutdown; 1 cannot serve (e.g. port in use); 2 invalid
 // flags.
 
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -114,10 +119,71 @@ std::string HexDump(absl::string_view bytes) {
   return out;
 }
 
+// Writes the event lines to stdout without stdio, so that a reader that stops
+// reading cannot hold shutdown for ever: once StartDraining() is called, what
+// cannot be written within kDrainTimeout is given up. Write() is for one
+// thread, StartDraining() for another.
+class StdoutWriter {
+ public:
+  static constexpr absl::Duration kDrainTimeout = absl::Seconds(2);
+
+  StdoutWriter() : wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  StdoutWriter(const StdoutWriter&) = delete;
+  StdoutWriter& operator=(const StdoutWriter&) = delete;
+  ~StdoutWriter() { close(wake_); }
+
+  void StartDraining() {
+    const uint64_t one = 1;
+    (void)!write(wake_, &one, sizeof(one));
+  }
+
+  // Writes all of `text`. Returns the error that ended printing: EPIPE (the
+  // reader went away), or DEADLINE_EXCEEDED while draining.
+  absl::Status Write(absl::string_view text) {
+    while (!text.empty()) {
+      pollfd fds[2] = {{STDOUT_FILENO, POLLOUT, 0}, {wake_, POLLIN, 0}};
+      const int timeout_ms =
+          draining_
+              ? static_cast<int>(std::max<int64_t>(
+                    0, absl::ToInt64Milliseconds(deadline_ - absl::Now())))
+              : -1;
+      const int n = poll(fds, draining_ ? 1 : 2, timeout_ms);
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("not read within ",
+                         absl::FormatDuration(kDrainTimeout), " of shutdown"));
+      }
+      if (!draining_ && (fds[1].revents & POLLIN)) {
+        draining_ = true;
+        deadline_ = absl::Now() + kDrainTimeout;
+      }
+      if (fds[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
+        // At most PIPE_BUF at a time: a pipe that polls writable takes it
+        // without blocking.
+        const ssize_t written = write(STDOUT_FILENO, text.data(),
+                                      std::min<size_t>(text.size(), PIPE_BUF));
+        if (written < 0) {
+          if (errno == EAGAIN || errno == EINTR) continue;
+          return absl::UnavailableError(strerror(errno));
+        }
+        text.remove_prefix(static_cast<size_t>(written));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const int wake_;
+  // Only the writing thread touches these.
+  bool draining_ = false;
+  absl::Time deadline_;
+};
+
 // Prints every event as it is logged (unless `quiet`) and streams it to
 // `stream` (if not null), until the log is finished.
 void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
-                  EventStreamWriter* stream) {
+                  EventStreamWriter* stream, StdoutWriter* out) {
   const absl::Time origin = log.origin();
   uint64_t last = 0;
   while (true) {
@@ -133,17 +199,18 @@ void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
     }
     for (const Event& e : *events) last = e.sequence;
     if (quiet) continue;
+    std::string lines;
     for (const Event& e : *events) {
-      std::string line = absl::StrCat(e.ToString(origin), "\n");
-      if (verbose && !e.bytes.empty()) line += HexDump(e.bytes);
-      fputs(line.c_str(), stdout);
+      absl::StrAppend(&lines, e.ToString(origin), "\n");
+      if (verbose && !e.bytes.empty()) lines += HexDump(e.bytes);
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-      // The reader went away (`| head -1`): keep serving and logging; the
-      // transcript and the event log still get everything.
+    if (absl::Status s = out->Write(lines); !s.ok()) {
+      // The reader went away (`| head -1`) or stopped reading at shutdown:
+      // keep serving and logging; the transcript and the event log still get
+      // everything.
       fprintf(stderr,
               "fake_tcp_server: stdout: %s; events are no longer printed\n",
-              strerror(errno));
+              std::string(s.message()).c_str());
       quiet = true;
     }
   }
@@ -305,12 +372,13 @@ int Main(int argc, char** argv) {
   fflush(stdout);
 
   // Follows the log only when someone reads what it writes.
+  StdoutWriter out;
   std::thread follower;
   if (!absl::GetFlag(FLAGS_quiet) || !event_log.empty()) {
     follower =
         std::thread(FollowEvents, std::cref(server.log()),
                     absl::GetFlag(FLAGS_quiet), absl::GetFlag(FLAGS_verbose),
-                    event_log.empty() ? nullptr : &event_stream);
+                    event_log.empty() ? nullptr : &event_stream, &out);
   }
 
   int signal_number = 0;
@@ -325,7 +393,9 @@ int Main(int argc, char** argv) {
           signal_number == SIGINT ? "SIGINT" : "SIGTERM");
 
   // The health endpoint reports NOT_SERVING first (Stop notifies it), then
-  // every connection closes and the log is complete.
+  // every connection closes and the log is complete. What stdout does not take
+  // within StdoutWriter::kDrainTimeout is not printed.
+  out.StartDraining();
   server.Stop();
   if (follower.joinable()) follower.join();  // every event printed and streamed
   int status = 0;

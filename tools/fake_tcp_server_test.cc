@@ -278,6 +278,33 @@ TEST_F(ToolTest, AReaderThatGoesAwayDoesNotEndTheServer) {
   }
 }
 
+// A reader that stays but stops reading (a full pipe) used to hold shutdown
+// for ever: now what stdout does not take within 2 s of SIGTERM is not
+// printed, and the transcript is written all the same.
+TEST_F(ToolTest, AStdoutNobodyReadsDoesNotHoldShutdown) {
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  const std::string transcript = dir_ + "/transcript.txt";
+  Subprocess::Options options;
+  options.stdout_fd = out[1];
+  StartServer({"--framing=line", "--verbose", "--transcript=" + transcript},
+              options);
+  close(out[1]);
+  // ~1 MB of hex dump: far more than the pipe holds, and nobody reads it.
+  absl::StatusOr<TcpClient> client = TcpClient::Connect(address_, kTimeout);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE(client->SendAll(std::string(200000, 'x') + "\n", kTimeout).ok());
+  ASSERT_TRUE(client->ReceiveExactly(8, kTimeout).ok());
+  server_->Signal(SIGTERM);
+  absl::StatusOr<int> code = server_->Wait(kTimeout);
+  close(out[0]);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << server_->Stderr();
+  EXPECT_THAT(server_->Stderr(),
+              HasSubstr("stdout: not read within 2s of shutdown"));
+  EXPECT_THAT(ReadFile(transcript), HasSubstr("received 200000 bytes"));
+}
+
 // Under a low descriptor limit (1,024 is a common default) the server runs out
 // of descriptors before max_connections and accept fails with EMFILE. It used
 // to spin on the listener, clients waiting unserved and nothing logged; now it
@@ -321,7 +348,8 @@ TEST_F(ToolTest, OutOfDescriptorsItWaitsForOneAndThenServesTheWaitingClients) {
         return absl::StrContains(text, "accepting again");
       },
       kTimeout, server_->pidfd());
-  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out.ok()) << out.status() << "\n"
+                        << server_->Stdout() << server_->Stderr();
   size_t reports = 0;
   for (size_t at = 0;
        (at = out->find("accept: Too many open files", at)) != std::string::npos;

@@ -23,6 +23,14 @@ def _group(flags):
     # A static link resolves archives left to right; a group makes order within it irrelevant.
     return ["-static", "-Wl,--start-group"] + flags + ["-Wl,--end-group"]
 
+def _select_linkopts(static, shared, from_source):
+    lines = ["    linkopts = select({", '        ":static": {},'.format(repr(_group(static)))]
+    if from_source:
+        # Abseil compiled from source (--config=tsan): nothing of it from the system.
+        lines.append('        ":absl_source": [],')
+    lines += ['        "//conditions:default": {},'.format(repr(shared)), "    }),"]
+    return lines
+
 def _system_libs_impl(rctx):
     pkg_config = rctx.which("pkg-config")
     if not pkg_config:
@@ -32,6 +40,7 @@ def _system_libs_impl(rctx):
         'package(default_visibility = ["//visibility:public"])',
         "",
         'config_setting(name = "static", define_values = {"fake_tcp_static": "1"})',
+        'config_setting(name = "absl_source", define_values = {"fake_tcp_absl_source": "1"})',
         "",
     ]
     for name, modules in sorted(rctx.attr.libraries.items()):
@@ -40,18 +49,21 @@ def _system_libs_impl(rctx):
         cflags = _pkg_config(rctx, pkg_config, ["--cflags"] + modules)
         defines = [f[2:] for f in cflags if f.startswith("-D")]
         copts = [f for f in cflags if not f.startswith("-D")]
+        source = rctx.attr.source_targets.get(name, [])
         lines += [
             "cc_library(",
             "    name = {},".format(repr(name)),
             "    defines = {},".format(repr(defines)),
             "    copts = {},".format(repr(copts)),
-            "    linkopts = select({",
-            '        ":static": {},'.format(repr(_group(static))),
-            '        "//conditions:default": {},'.format(repr(shared)),
-            "    }),",
-            ")",
-            "",
-        ]
+        ] + _select_linkopts(static, shared, bool(source))
+        if source:
+            lines += [
+                "    deps = select({",
+                '        ":absl_source": {},'.format(repr(source)),
+                '        "//conditions:default": [],',
+                "    }),",
+            ]
+        lines += [")", ""]
     for tool in ["protoc", "grpc_cpp_plugin"]:
         path = rctx.which(tool)
         if not path:
@@ -91,6 +103,10 @@ system_libs = repository_rule(
             mandatory = True,
             doc = "Target name -> pkg-config modules it links.",
         ),
+        "source_targets": attr.string_list_dict(
+            doc = "Target name -> the targets it is made of when " +
+                  "--define=fake_tcp_absl_source=1 builds Abseil from source.",
+        ),
     },
     environ = ["PKG_CONFIG_PATH"],
     local = True,
@@ -115,5 +131,39 @@ def _grpc_proto_impl(rctx):
 grpc_proto = repository_rule(
     implementation = _grpc_proto_impl,
     attrs = {"search_path": attr.string_list(default = ["/usr/share/grpc-proto"])},
+    local = True,
+)
+
+def _abseil_source_impl(rctx):
+    # Abseil's own source, as Debian built the installed libraries, unpacked by
+    # tools/build/abseil_source.sh (tools/bazel runs it for --config=tsan).
+    src = rctx.os.environ.get("FAKE_TCP_ABSEIL_SOURCE") or (
+        rctx.os.environ.get("HOME", "") + "/.cache/fake_tcp_server/abseil"
+    )
+    root = rctx.path(src)
+    if not root.get_child("absl").get_child("base").get_child("options.h").exists:
+        fail(("Abseil's source is not in {}: run tools/build/abseil_source.sh (tools/bazel " +
+              "does when a command names --config=tsan)").format(src))
+    for child in root.readdir():
+        if child.basename not in ["WORKSPACE", "absl"]:
+            rctx.symlink(child, child.basename)
+    for child in root.get_child("absl").readdir():
+        if child.basename != "BUILD.bazel":
+            rctx.symlink(child, "absl/" + child.basename)
+
+    # Bazel 4.2's bundled @platforms has no cpu:wasm32/wasm64: those settings become
+    # plain --cpu settings, which never match here either.
+    build = rctx.read(root.get_child("absl").get_child("BUILD.bazel"))
+    for cpu in ["wasm32", "wasm64"]:
+        build = build.replace(
+            'constraint_values = [\n        "@platforms//cpu:{}",\n    ],'.format(cpu),
+            'values = {{"cpu": "{}"}},'.format(cpu),
+        )
+    rctx.file("absl/BUILD.bazel", build)
+    rctx.file("WORKSPACE", 'workspace(name = "{}")\n'.format(rctx.name))
+
+abseil_source = repository_rule(
+    implementation = _abseil_source_impl,
+    environ = ["FAKE_TCP_ABSEIL_SOURCE", "HOME"],
     local = True,
 )
