@@ -562,6 +562,30 @@ TEST(FakeTcpServerTest, OneReadOfManyMessagesQueuesRepliesOnlyUpToTheBound) {
   EXPECT_TRUE(server.log().WaitForMessages(kMessages + 1, kTimeout).ok());
 }
 
+// The bound counts queued steps too, not only bytes: a reply cut into 1-byte
+// slices an hour apart is 100 KB but 200,000 steps; the next message waits.
+TEST(FakeTcpServerTest, QueuedStepsAreBoundedAsWellAsBytes) {
+  ServerOptions options = AnyPort();
+  options.framing = Framing::Delimiter("\n");
+  options.responder = [](const ReceivedMessage&) -> std::optional<Reply> {
+    Reply reply(std::string(100000, 's'));
+    reply.slice_bytes = 1;
+    reply.slice_pause = absl::Hours(1);
+    return reply;
+  };
+  FakeTcpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  TcpClient client = MustConnect(server);
+  ASSERT_TRUE(client.SendAll("first\nsecond\n", kTimeout).ok());
+  ASSERT_TRUE(server.log().WaitForMessages(1, kTimeout).ok());
+  // The first slice arrives; the I/O thread is done with both messages' read.
+  ASSERT_EQ(ReadN(client, 1), "s");
+  TcpClient other = MustConnect(server);
+  ASSERT_TRUE(other.SendAll("x\n", kTimeout).ok());
+  ASSERT_EQ(ReadN(other, 1), "s");
+  EXPECT_THAT(server.log().ReceivedMessages(), ElementsAre("first", "x"));
+}
+
 TEST(FakeTcpServerTest, StopWithConnectionsOpenClosesThemAndKeepsTheLog) {
   FakeTcpServer server(AnyPort());
   ASSERT_TRUE(server.Start().ok());

@@ -10,13 +10,15 @@
 #   processwrapper-sandbox   no namespace from the sandbox either
 #   remote                   the reference worker with actions sharing its network
 #                            (started here and stopped after, unless already running)
+# FLAKE_HUNT_TESTS (space-separated patterns) replaces the default test set:
+#   //testing/... //server:fake_tcp_server_test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-200}"
 shift || true
 executors=("$@")
 ((${#executors[@]})) || executors=(linux-sandbox standalone processwrapper-sandbox remote)
-tests=(//testing/... //server:fake_tcp_server_test)
+read -r -a tests <<<"${FLAKE_HUNT_TESTS:-//testing/... //server:fake_tcp_server_test}"
 
 failed=0
 for executor in "${executors[@]}"; do
