@@ -1,5 +1,6 @@
 #include "server/fake_tcp_server.h"
 
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -584,6 +585,34 @@ TEST(FakeTcpServerTest, QueuedStepsAreBoundedAsWellAsBytes) {
   ASSERT_TRUE(other.SendAll("x\n", kTimeout).ok());
   ASSERT_EQ(ReadN(other, 1), "s");
   EXPECT_THAT(server.log().ReceivedMessages(), ElementsAre("first", "x"));
+}
+
+// Resident memory of this process, in bytes.
+size_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// An 8 MiB greeting to 40 connections that never read is held once, not 40
+// times (it used to be copied per connection: ~450 MiB).
+TEST(FakeTcpServerTest, AGreetingIsHeldOnceForEveryConnection) {
+  ServerOptions options = AnyPort();
+  constexpr size_t kGreeting = size_t{8} << 20;
+  options.greeting = Reply(std::string(kGreeting, 'g'));
+  options.log_limits.max_bytes = size_t{8} << 20;
+  FakeTcpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  const size_t before = ResidentBytes();
+  std::vector<TcpClient> clients;
+  for (int i = 0; i < 40; ++i) clients.push_back(MustConnect(server));
+  ASSERT_TRUE(server.log().WaitForConnections(40, kTimeout).ok());
+  // Each connection has started on its copy: the first bytes arrive.
+  for (TcpClient& c : clients) ASSERT_EQ(ReadN(c, 1), "g");
+  const size_t grown = ResidentBytes() - std::min(before, ResidentBytes());
+  // One 8 MiB copy plus the bounded log; 40 copies would be 320 MiB.
+  EXPECT_LT(grown, size_t{120} << 20) << grown;
 }
 
 TEST(FakeTcpServerTest, StopWithConnectionsOpenClosesThemAndKeepsTheLog) {
