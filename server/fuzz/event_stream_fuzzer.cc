@@ -18,9 +18,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Records with invalid UTF-8 in string fields are DATA_LOSS; protobuf would
   // also log each one.
-  static google::protobuf::LogSilencer* silence =
-      new google::protobuf::LogSilencer;
-  (void)silence;
+  static google::protobuf::LogSilencer silence;
   if (size < 1) return 0;
   const size_t chunk = 1 + data[0] % 32;
   const absl::string_view stream(reinterpret_cast<const char*>(data) + 1,
