@@ -151,9 +151,16 @@ void WriteTranscriptForCurrentTest(const Harness& harness) {
     return;
   }
   std::cerr << "fake_tcp_server: transcript of " << name << " written to "
-            << dir << "/" << name
-            << ".transcript.{txt,html} (bazel-testlogs/<package>/<test>/"
-               "test.outputs)\n";
+            << dir << "/" << name << ".transcript.{txt,html}";
+  // The directory above is the sandbox's and is gone when the test ends;
+  // Bazel keeps its files in a zip beside the test's log.
+  const char* target = getenv("TEST_TARGET");
+  const std::string kept = StableOutputsPath(target != nullptr ? target : "");
+  if (!kept.empty()) {
+    std::cerr << "; after the test: unzip -o " << kept << " '" << name
+              << ".transcript.*'";
+  }
+  std::cerr << "\n";
 }
 
 // --- per-test fixture ---

@@ -131,6 +131,23 @@ TEST_F(LineFixtureTest, OptionsAreUsed) {
   ASSERT_NE(server(), nullptr);
 }
 
+TEST(TranscriptPathTest, StableOutputsPathFollowsTheTestTarget) {
+  EXPECT_EQ(StableOutputsPath("//testing/examples:hello_world_test"),
+            "bazel-testlogs/testing/examples/hello_world_test/test.outputs/"
+            "outputs.zip");
+  EXPECT_EQ(StableOutputsPath("//:top_test"),
+            "bazel-testlogs/top_test/test.outputs/outputs.zip");
+  EXPECT_EQ(StableOutputsPath("@//server:t"),
+            "bazel-testlogs/server/t/test.outputs/outputs.zip");
+  EXPECT_EQ(StableOutputsPath("@fake_tcp_server//testing:t"),
+            "bazel-testlogs/external/fake_tcp_server/testing/t/test.outputs/"
+            "outputs.zip");
+  EXPECT_EQ(StableOutputsPath("//pkg/sub"),
+            "bazel-testlogs/pkg/sub/sub/test.outputs/outputs.zip");
+  EXPECT_EQ(StableOutputsPath(""), "");
+  EXPECT_EQ(StableOutputsPath("not a label"), "");
+}
+
 TEST(HarnessTest, PortInUseSaysToUseTheMacroOrPortZero) {
   FakeTcpServer holder;  // 127.0.0.1:9500, as another test would hold it
   ASSERT_TRUE(holder.Start().ok());

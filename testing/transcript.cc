@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "server/atomic_file.h"
 
 namespace fake_tcp::testing {
@@ -238,6 +239,27 @@ absl::Status WriteTranscripts(const std::string& dir, const std::string& name,
     return s;
   }
   return WriteFileAtomically(base + ".html", HtmlTranscript(input));
+}
+
+std::string StableOutputsPath(absl::string_view test_target) {
+  std::string repo_dir;
+  if (absl::ConsumePrefix(&test_target, "@")) {
+    const size_t slashes = test_target.find("//");
+    if (slashes == absl::string_view::npos) return "";
+    const absl::string_view repo = test_target.substr(0, slashes);
+    if (!repo.empty()) repo_dir = absl::StrCat("external/", repo, "/");
+    test_target.remove_prefix(slashes);
+  }
+  if (!absl::ConsumePrefix(&test_target, "//")) return "";
+  const size_t colon = test_target.find(':');
+  const absl::string_view package = test_target.substr(0, colon);
+  const absl::string_view name = colon == absl::string_view::npos
+                                     ? package.substr(package.rfind('/') + 1)
+                                     : test_target.substr(colon + 1);
+  if (name.empty()) return "";
+  return absl::StrCat("bazel-testlogs/", repo_dir, package,
+                      package.empty() ? "" : "/", name,
+                      "/test.outputs/outputs.zip");
 }
 
 }  // namespace fake_tcp::testing

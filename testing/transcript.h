@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/message_log.h"
 #include "testing/harness.h"
@@ -37,6 +38,14 @@ std::string HtmlTranscript(const TranscriptInput& input);
 // "Suite_Param.Test_0"). Returns the first write error.
 absl::Status WriteTranscripts(const std::string& dir, const std::string& name,
                               const TranscriptInput& input);
+
+// Returns where Bazel keeps the undeclared outputs of the test `test_target`
+// (Bazel's TEST_TARGET, e.g. "//testing/examples:hello_world_test") once it has
+// ended, relative to the workspace:
+// "bazel-testlogs/testing/examples/hello_world_test/test.outputs/outputs.zip"
+// ("external/<repo>/..." for a test in another repository). "" for a label it
+// cannot read.
+std::string StableOutputsPath(absl::string_view test_target);
 
 // Returns `text` with &, <, >, " and ' escaped for HTML.
 std::string HtmlEscape(absl::string_view text);

@@ -42,6 +42,7 @@ TEST(TranscriptOnFailureTest, AFailedTestLeavesItsTranscript) {
                                            absl::ToUnixNanos(absl::Now()));
   mkdir(outputs.c_str(), 0755);
   setenv("TEST_UNDECLARED_OUTPUTS_DIR", outputs.c_str(), 1);
+  setenv("TEST_TARGET", "//testing:failing_example", 1);
   // The child is a test binary of its own: it must not touch this test's files.
   for (const char* var :
        {"TEST_PREMATURE_EXIT_FILE", "XML_OUTPUT_FILE", "GTEST_OUTPUT",
@@ -57,6 +58,13 @@ TEST(TranscriptOnFailureTest, AFailedTestLeavesItsTranscript) {
       child->Stderr(),
       HasSubstr("transcript of FailingTest.WaitsForAMessageThatNeverComes "
                 "written to"));
+  // Where it is once the sandbox is gone, and how to get it out.
+  EXPECT_THAT(
+      child->Stderr(),
+      HasSubstr("after the test: unzip -o "
+                "bazel-testlogs/testing/failing_example/test.outputs/"
+                "outputs.zip 'FailingTest.WaitsForAMessageThatNeverComes"
+                ".transcript.*'"));
 
   EXPECT_THAT(Files(outputs),
               UnorderedElementsAre(
