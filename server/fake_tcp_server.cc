@@ -523,11 +523,10 @@ class FakeTcpServer::IoLoop {
     QueueShared(conn, reply, std::move(data));
   }
 
-  // Queue() for bytes held elsewhere (`shape.bytes` is not used).
-  void QueueShared(Connection& conn, const Reply& shape,
+  // Queue() for bytes held elsewhere (`reply.bytes` is not used).
+  void QueueShared(Connection& conn, const Reply& reply,
                    std::shared_ptr<const std::string> data) {
     if (conn.stalled) return;
-    const Reply& reply = shape;
     const absl::Duration delay = reply.delay + options_.reply_latency;
     if (delay > absl::ZeroDuration()) {
       Op wait;

@@ -1,13 +1,11 @@
 #include "server/fake_tcp_server.h"
 
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/config.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -15,9 +13,13 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/test_util.h"
 
 namespace fake_tcp {
 namespace {
+
+using ::fake_tcp::testing::kSanitized;
+using ::fake_tcp::testing::ResidentBytes;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -586,23 +588,6 @@ TEST(FakeTcpServerTest, QueuedStepsAreBoundedAsWellAsBytes) {
   ASSERT_TRUE(other.SendAll("x\n", kTimeout).ok());
   ASSERT_EQ(ReadN(other, 1), "s");
   EXPECT_THAT(server.log().ReceivedMessages(), ElementsAre("first", "x"));
-}
-
-// Sanitizers keep freed memory (ASan's quarantine) and shadow memory resident:
-// resident-size checks mean nothing under them.
-#if defined(ABSL_HAVE_ADDRESS_SANITIZER) || \
-    defined(ABSL_HAVE_THREAD_SANITIZER) || defined(ABSL_HAVE_MEMORY_SANITIZER)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// Resident memory of this process, in bytes.
-size_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 // An 8 MiB greeting to 40 connections that never read is held once, not 40

@@ -1,22 +1,22 @@
 #include "server/message_log.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/config.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/test_util.h"
 
 namespace fake_tcp {
 namespace {
+
+using ::fake_tcp::testing::kSanitized;
+using ::fake_tcp::testing::ResidentBytes;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -84,23 +84,6 @@ TEST(MessageLogTest, AHugeEntryIsCutAndEvictsNotEverythingBeforeIt) {
               HasSubstr("10000 bytes, the first 2048 kept in the log"));
   EXPECT_EQ(log.counts().dropped, 0u);
   EXPECT_EQ(log.counts().sent, 1u);
-}
-
-// Sanitizers keep freed memory (ASan's quarantine) and shadow memory resident:
-// resident-size checks mean nothing under them.
-#if defined(ABSL_HAVE_ADDRESS_SANITIZER) || \
-    defined(ABSL_HAVE_THREAD_SANITIZER) || defined(ABSL_HAVE_MEMORY_SANITIZER)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// Resident memory of this process, in bytes.
-size_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 // The server hands a closing connection's input buffer to its close event: a

@@ -1,8 +1,11 @@
 #ifndef TESTING_TEST_UTIL_H_
 #define TESTING_TEST_UTIL_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
+
+#include "absl/base/config.h"
 
 namespace grpc {
 class CallbackGenericService;
@@ -13,6 +16,18 @@ namespace fake_tcp::testing {
 
 // Returns the contents of the file at `path` ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
+
+// Returns the resident memory of this process, in bytes.
+size_t ResidentBytes();
+
+// True under a sanitizer: its allocator keeps freed memory (ASan's quarantine)
+// and shadow memory resident, so resident-size checks mean nothing there.
+#if defined(ABSL_HAVE_ADDRESS_SANITIZER) || \
+    defined(ABSL_HAVE_THREAD_SANITIZER) || defined(ABSL_HAVE_MEMORY_SANITIZER)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
 
 // A gRPC server on a free loopback port that serves no health service (every
 // call is UNIMPLEMENTED): what a health client meets at a plain gRPC server.
