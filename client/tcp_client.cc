@@ -18,84 +18,23 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tools/base/deadline.h"
+#include "tools/base/errno_status.h"
+#include "tools/base/net.h"
 
 namespace fake_tcp {
 namespace {
 
-// The code a client call reports for a socket error.
-absl::StatusCode ClientErrnoCode(int err) {
-  switch (err) {
-    case ECONNREFUSED:
-    case ECONNRESET:
-    case ECONNABORTED:
-    case EPIPE:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case ENETDOWN:
-      return absl::StatusCode::kUnavailable;
-    case ETIMEDOUT:
-      return absl::StatusCode::kDeadlineExceeded;
-    case EMFILE:
-    case ENFILE:
-    case ENOBUFS:
-    case ENOMEM:
-    case EADDRNOTAVAIL:  // out of local ports
-      return absl::StatusCode::kResourceExhausted;
-    case EACCES:
-    case EPERM:
-      return absl::StatusCode::kPermissionDenied;
-    default:
-      return absl::StatusCode::kInternal;
-  }
-}
-
 absl::Status SocketError(int err, absl::string_view op,
                          absl::string_view peer) {
-  return absl::Status(ClientErrnoCode(err),
-                      absl::StrCat(op, " ", peer, ": ", strerror(err)));
+  return ErrnoStatus(err, absl::StrCat(op, " ", peer));
 }
 
 // "host:port" of a socket address, numerically ("[::1]:9500" for IPv6).
 std::string Numeric(const sockaddr* addr, socklen_t len) {
-  char host[NI_MAXHOST];
-  char serv[NI_MAXSERV];
-  if (getnameinfo(addr, len, host, sizeof(host), serv, sizeof(serv),
-                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    return "?";
-  }
-  return addr->sa_family == AF_INET6 ? absl::StrCat("[", host, "]:", serv)
-                                     : absl::StrCat(host, ":", serv);
-}
-
-// Milliseconds from now to `deadline` for poll(), rounded up, at least 0.
-int PollTimeoutMs(absl::Time deadline) {
-  const absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(std::min<int64_t>(
-      absl::ToInt64Milliseconds(left + absl::Microseconds(999)), 1 << 30));
-}
-
-// Splits "host:port" or "[v6]:port".
-absl::Status SplitHostPort(absl::string_view address, std::string* host,
-                           std::string* port) {
-  const size_t colon = address.rfind(':');
-  if (colon == absl::string_view::npos || colon + 1 == address.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("connect ", address, ": expected host:port"));
-  }
-  absl::string_view h = address.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
-    h = h.substr(1, h.size() - 2);
-  }
-  int port_number = 0;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &port_number) ||
-      port_number <= 0 || port_number > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("connect ", address, ": bad port"));
-  }
-  *host = std::string(h);
-  *port = std::to_string(port_number);
-  return absl::OkStatus();
+  sockaddr_storage storage{};
+  memcpy(&storage, addr, std::min<size_t>(len, sizeof(storage)));
+  return FormatSockaddr(storage);
 }
 
 // Connects one resolved address within `deadline`; returns the fd.
@@ -135,14 +74,23 @@ absl::StatusOr<int> ConnectOne(const addrinfo& ai, absl::Time deadline,
 absl::StatusOr<TcpClient> TcpClient::Connect(absl::string_view address,
                                              absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  std::string host, port;
-  if (absl::Status s = SplitHostPort(address, &host, &port); !s.ok()) return s;
+  absl::StatusOr<HostPort> host_port = ParseHostPort(address);
+  if (!host_port.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("connect ", host_port.status().message()));
+  }
+  if (host_port->port == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("connect ", address, ": bad port (1..65535)"));
+  }
+  const std::string port = std::to_string(host_port->port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* result = nullptr;
-  const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &result);
+  const int rc =
+      getaddrinfo(host_port->host.c_str(), port.c_str(), &hints, &result);
   if (rc != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("connect ", address, ": resolve: ", gai_strerror(rc)));

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/base/file.h"
 
 namespace fake_tcp {
 namespace {
@@ -26,13 +27,6 @@ Event Make(uint64_t seq, EventType type, std::string bytes) {
   e.bytes = std::move(bytes);
   e.detail = type == EventType::kServerReset ? "reply fault: reset" : "";
   return e;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 TEST(EventStreamTest, EveryTypeRoundTripsThroughAFileFedByteByByte) {
@@ -60,7 +54,7 @@ TEST(EventStreamTest, EveryTypeRoundTripsThroughAFileFedByteByByte) {
     ASSERT_TRUE(writer.Write({events.begin(), events.begin() + 5}).ok());
     ASSERT_TRUE(writer.Write({events.begin() + 5, events.end()}).ok());
   }
-  const std::string stream = ReadAll(path);
+  const std::string stream = ReadFile(path).value_or("");
   EventStreamDecoder decoder;
   std::vector<Event> decoded;
   for (char c : stream) {

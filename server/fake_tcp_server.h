@@ -1,11 +1,10 @@
 #ifndef SERVER_FAKE_TCP_SERVER_H_
 #define SERVER_FAKE_TCP_SERVER_H_
 
-#include <sys/socket.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -15,6 +14,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -23,118 +24,14 @@
 #include "absl/time/time.h"
 #include "server/framing.h"
 #include "server/message_log.h"
+#include "server/reply.h"
+#include "server/server_options.h"
 
 namespace fake_tcp {
 
-// A message as the responder sees it. The views are valid only during the call.
-struct ReceivedMessage {
-  uint64_t connection_id = 0;
-  absl::string_view peer;   // "127.0.0.1:54321"
-  absl::string_view bytes;  // the framed message
-  uint64_t index =
-      0;  // 0 for the first message on this connection, then 1, ...
-};
-
-// What the server sends, and how: the bytes, shaped by the fault fields, then
-// what happens to the connection. Every delay is a timer on the I/O thread:
-// other connections are served meanwhile. Replies on one connection go out in
-// order.
-struct Reply {
-  // What happens after the bytes are sent.
-  enum class Then {
-    kNothing,    // the connection stays open
-    kClose,      // the server closes it (FIN)
-    kReset,      // the server resets it (RST, via SO_LINGER 0)
-    kHalfClose,  // the server shuts down its write side; it still reads
-    kStall,      // nothing more is ever sent on it; messages are still logged
-  };
-
-  Reply() = default;
-  Reply(std::string b) : bytes(std::move(b)) {}  // NOLINT: implicit by design
-  Reply(const char* b) : bytes(b) {}             // NOLINT: implicit by design
-
-  std::string bytes;
-  // Wait this long before the first byte.
-  absl::Duration delay = absl::ZeroDuration();
-  // Send in pieces of this many bytes (0: in one piece), `slice_pause` apart.
-  size_t slice_bytes = 0;
-  absl::Duration slice_pause = absl::ZeroDuration();
-  // Limit the rate (0: unlimited); the bytes go out in 20 pieces a second.
-  int64_t bytes_per_second = 0;
-  // Send only the first `send_only` bytes (then `then`); SIZE_MAX: all of them.
-  size_t send_only = SIZE_MAX;
-  Then then = Then::kNothing;
-  // Wait this long after the bytes before `then` (a slow close).
-  absl::Duration then_delay = absl::ZeroDuration();
-  // Why this reply (e.g. `rule "get"`); kept in the log as the detail of the
-  // received message it answers.
-  std::string note;
-};
-
-// Returns "close", "reset", ... for logs and messages.
-absl::string_view ThenName(Reply::Then then);
-
-// Decides the reply to one message: a Reply (bytes and faults), or std::nullopt
-// for no reply. Runs on the server's I/O thread: it must not block, and must
-// not call Stop() or the commands below from another thread's point of view
-// (see Stop).
-using Responder =
-    std::function<std::optional<Reply>(const ReceivedMessage& message)>;
-
-// How a FakeTcpServer listens, frames, replies and bounds its memory. Every
-// field has a usable default; `FakeTcpServer::Start` rejects bad values with
-// INVALID_ARGUMENT.
-struct ServerOptions {
-  // Where to listen: an IP literal ("127.0.0.1", "::1") or a host name resolved
-  // once at Start ("localhost"). Loopback by default.
-  std::string address = "127.0.0.1";
-  // The TCP port; 0 picks a free one (see FakeTcpServer::port()). 9500 is the
-  // port of the hand-written fakes this replaces, which code under test often
-  // hard-codes.
-  int port = 9500;
-  // The listen backlog; connects beyond it wait in SYN queues.
-  int backlog = SOMAXCONN;
-  // How each connection's bytes are cut into messages.
-  Framing framing = Framing::Raw();
-  // A larger message closes its connection with an kOversize event.
-  size_t max_message_size = size_t{1} << 20;
-  // Connections open at once; one more is accepted and closed with
-  // kConnectionLimit.
-  size_t max_connections = 1024;
-  // Unsent reply bytes per connection past which the server stops reading from
-  // it until the peer reads (a slow reader never grows memory without bound).
-  size_t max_pending_output = size_t{8} << 20;
-  // Bytes read from a socket at a time (raw framing: at most max_message_size);
-  // 1 to 16 MiB.
-  size_t read_size = size_t{64} << 10;
-  // Bounds on the message log.
-  LogLimits log_limits;
-  // The reply to every message when `responder` is empty; std::nullopt for
-  // none.
-  std::optional<std::string> reply = std::string("Received");
-  // When set, decides each reply instead of `reply`.
-  Responder responder;
-  // Sent to every new connection before anything else, when set.
-  std::optional<Reply> greeting;
-  // Faults for every reply (added to each Reply's own): a delay before each
-  // one, a rate limit when the Reply has none, and a close once a connection
-  // has been sent this many bytes in all (SIZE_MAX: never).
-  absl::Duration reply_latency = absl::ZeroDuration();
-  int64_t bytes_per_second = 0;
-  size_t close_after_bytes = SIZE_MAX;
-};
-
-// Whether the listener accepts connections.
-enum class ListenerState {
-  kNotStarted,  // Start() not called yet, or it failed
-  kAccepting,   // bound, listening, served by the I/O thread
-  kPaused,      // PauseAccepting(): connects complete in the backlog, unserved
-  kRefusing,    // StopAccepting(): the listener is closed, connects are refused
-  kStopped,     // Stop() was called
-};
-
-// Returns "accepting", "paused", ... for logs and messages.
-absl::string_view ListenerStateName(ListenerState state);
+class IoLoop;
+struct IoWork;
+struct QueuedTask;
 
 // A fake TCP server for tests: listens on loopback, records every message and
 // connection event in a MessageLog, and replies "Received" (or what `responder`
@@ -150,9 +47,9 @@ absl::string_view ListenerStateName(ListenerState state);
 // Thread-safety: every public method may be called from any thread,
 // concurrently.
 //
-//   fake_tcp::FakeTcpServer server;                    // 127.0.0.1:9500
+//   fake_tcp::FakeTcpServer server;  // 127.0.0.1:9500
 //   ASSERT_TRUE(server.Start().ok());
-//   ... code under test connects and sends "Hello, world", gets "Received" ...
+//   // The code under test connects, sends "Hello, world", gets "Received".
 //   EXPECT_TRUE(server.log().WaitForMessages(1, absl::Seconds(5)).ok());
 class FakeTcpServer {
  public:
@@ -217,9 +114,11 @@ class FakeTcpServer {
   absl::Status ResumeAccepting() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Calls `observer` after every change of state() (and once now, so it sees
-  // the current state). Calls are serialized, never made under the server's own
-  // locks, and may come from any thread that changes the state: the observer
-  // reads state() itself. Returns an id for RemoveStateObserver.
+  // the current state). Calls are serialized by a mutex of their own (so an
+  // observer must not add or remove observers, nor change the listener's
+  // state), are made with no other lock of the server held (it may call
+  // state()), and may come from any thread that changes the state: the
+  // observer reads state() itself. Returns an id for RemoveStateObserver.
   int AddStateObserver(std::function<void()> observer)
       ABSL_LOCKS_EXCLUDED(observers_mu_, mu_);
   // Removes an observer; when it returns, the observer is not running and will
@@ -233,37 +132,35 @@ class FakeTcpServer {
   const ServerOptions& options() const { return options_; }
 
  private:
-  class IoLoop;
-
+  // Runs `task` on the I/O thread, named `op` in errors. From another thread:
+  // returns its result once it ran; from the I/O thread (a Responder): queues
+  // it and returns std::nullopt. FAILED_PRECONDITION "<op>: the server is not
+  // running (<state>)" before Start() and after Stop().
+  absl::StatusOr<std::optional<int>> RunOnIoThread(
+      absl::string_view op, absl::AnyInvocable<int(IoLoop&)> task)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Changes the listener's state to `to` from one of `from` (OK at once if it
+  // is `to` already) and queues the task `make_task` returns, all in one
+  // critical section, so concurrent transitions never interleave; then waits
+  // for the task (unless on the I/O thread) and notifies the observers. A
+  // `make_task` error (Resume's bind) leaves everything as it was.
+  absl::Status ChangeListener(
+      absl::string_view op, std::initializer_list<ListenerState> from,
+      ListenerState to,
+      absl::FunctionRef<
+          absl::StatusOr<absl::AnyInvocable<int(IoLoop&)>>(ListenerState now)>
+          make_task) ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns FAILED_PRECONDITION "<op>: the server is not running (...)"
+  // unless the I/O thread serves.
+  absl::Status CheckRunningLocked(absl::string_view op) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `task` for the I/O thread and wakes it. Returns true iff called on
+  // the I/O thread (then nobody may wait for `done`).
+  bool EnqueueLocked(QueuedTask task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the queued tasks and the stop request to the I/O thread.
+  IoWork TakeWork() ABSL_LOCKS_EXCLUDED(mu_);
   // Runs every state observer, one at a time.
   void NotifyStateObservers() ABSL_LOCKS_EXCLUDED(observers_mu_);
-
-  // Work for the I/O thread, queued by the commands above.
-  struct Command {
-    enum class Kind {
-      kSend,
-      kBroadcast,
-      kDrop,
-      kSetResponder,
-      kPause,
-      kRefuse,
-      kResume
-    };
-    Kind kind = Kind::kSend;
-    uint64_t connection_id = 0;
-    Reply reply;
-    Responder responder;  // kSetResponder
-    bool reset = false;
-    int listen_fd = -1;     // kResume after kRefuse: the new listener
-    int* result = nullptr;  // how many connections it touched (may be null)
-    absl::Notification* done =
-        nullptr;  // notified when carried out (may be null)
-  };
-  // Queues `command`, wakes the I/O thread, and (unless called on it) waits for
-  // it. Returns FAILED_PRECONDITION when the server is not running.
-  absl::Status Run(Command command) ABSL_LOCKS_EXCLUDED(mu_);
-  // Sets state_ to `state`; notifies observers if it changed.
-  void SetState(ListenerState state) ABSL_LOCKS_EXCLUDED(mu_);
 
   const ServerOptions options_;
   MessageLog log_;
@@ -287,7 +184,7 @@ class FakeTcpServer {
   ListenerState state_ ABSL_GUARDED_BY(mu_) = ListenerState::kNotStarted;
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
   int port_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<Command> commands_ ABSL_GUARDED_BY(mu_);
+  std::vector<QueuedTask> tasks_ ABSL_GUARDED_BY(mu_);
   std::string address_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -11,7 +11,8 @@
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "server/atomic_file.h"
+#include "tools/base/file.h"
+#include "tools/base/net.h"
 
 namespace fake_tcp {
 
@@ -27,10 +28,7 @@ absl::Status HealthSidecar::Start() {
         "health sidecar: Start: already started");
   }
   started_ = true;
-  const bool v6 = options_.address.find(':') != std::string::npos;
-  const std::string listen =
-      v6 ? absl::StrCat("[", options_.address, "]:", options_.port)
-         : absl::StrCat(options_.address, ":", options_.port);
+  const std::string listen = JoinHostPort(options_.address, options_.port);
 
   grpc::EnableDefaultHealthCheckService(true);
   // gRPC 1.51 does not start a server whose only service is the default health
@@ -56,8 +54,7 @@ absl::Status HealthSidecar::Start() {
                      " (in use, or not an address of this host)"));
   }
   port_ = selected_port;
-  address_ = v6 ? absl::StrCat("[", options_.address, "]:", port_)
-                : absl::StrCat(options_.address, ":", port_);
+  address_ = JoinHostPort(options_.address, port_);
 
   grpc::HealthCheckServiceInterface* health =
       grpc_server_->GetHealthCheckService();

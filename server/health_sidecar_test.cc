@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
 #include "testing/test_util.h"
+#include "tools/base/file.h"
 
 namespace fake_tcp {
 namespace {
@@ -245,10 +246,7 @@ TEST(HealthSidecarTest, WritesTheAddressFile) {
   options.address_file = path;
   HealthSidecar health(&server, options);
   ASSERT_TRUE(health.Start().ok());
-  std::ifstream in(path);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  EXPECT_EQ(contents.str(), health.address());
+  EXPECT_EQ(ReadFile(path).value_or(""), health.address());
 }
 
 TEST(HealthSidecarTest, StartTwiceAndPortInUse) {

@@ -24,6 +24,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "re2/re2.h"
+#include "tools/base/file.h"
 
 namespace fake_tcp {
 namespace {
@@ -34,6 +35,8 @@ constexpr size_t kMaxUnmatched = 1000;
 constexpr size_t kMaxNearMissRules = 1000;
 constexpr uint64_t kDefaultGarbageBytes = 16;
 constexpr uint64_t kMaxGarbageBytes = uint64_t{16} << 20;
+// Script files larger than this are refused.
+constexpr size_t kMaxScriptBytes = size_t{16} << 20;
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -520,19 +523,13 @@ absl::StatusOr<Script> ParseScript(absl::string_view text, ScriptFormat format,
 }
 
 absl::StatusOr<Script> LoadScript(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("script ", path, ": not a regular file"));
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxScriptBytes);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("script ", path, ": cannot read it: ",
+                                     text.status().message()));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("script ", path, ": cannot read it"));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (absl::StripAsciiWhitespace(text.str()).empty()) {
+  if (absl::StripAsciiWhitespace(*text).empty()) {
     // Most likely the wrong file: an empty script is the default behaviour.
     return absl::InvalidArgumentError(
         absl::StrCat("script ", path,
@@ -540,7 +537,7 @@ absl::StatusOr<Script> LoadScript(const std::string& path) {
                      "greeting)"));
   }
   return ParseScript(
-      text.str(),
+      *text,
       absl::EndsWith(path, ".json") ? ScriptFormat::kJson : ScriptFormat::kText,
       path);
 }

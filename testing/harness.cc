@@ -18,12 +18,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "client/address_file.h"
 #include "client/health_client.h"
-#include "server/atomic_file.h"
 #include "server/event_stream.h"
 #include "server/framing.h"
 #include "testing/network_isolation.h"
+#include "tools/base/file.h"
+#include "tools/base/net.h"
 
 namespace fake_tcp::testing {
 namespace {
@@ -273,10 +273,8 @@ std::string Harness::address() const {
 
 int Harness::port() const {
   if (server_ != nullptr) return server_->port();
-  const size_t colon = child_address_.rfind(':');
-  return colon == std::string::npos
-             ? 0
-             : std::atoi(child_address_.c_str() + colon + 1);
+  absl::StatusOr<HostPort> address = ParseHostPort(child_address_);
+  return address.ok() ? address->port : 0;
 }
 
 std::string Harness::health_address() const {

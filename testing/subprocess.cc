@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "testing/test_util.h"
+#include "tools/base/deadline.h"
 #include "tools/cpp/runfiles/runfiles.h"
 
 extern char** environ;
@@ -148,11 +149,7 @@ absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   pollfd p{pidfd_, POLLIN, 0};
   while (true) {
-    const absl::Duration left = deadline - absl::Now();
-    const int ms = left <= absl::ZeroDuration()
-                       ? 0
-                       : static_cast<int>(absl::ToInt64Milliseconds(left) + 1);
-    const int rc = poll(&p, 1, ms);
+    const int rc = poll(&p, 1, PollTimeoutMs(deadline));
     if (rc < 0 && errno == EINTR) continue;
     if (rc == 0) {
       return absl::DeadlineExceededError(

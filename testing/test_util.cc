@@ -10,6 +10,7 @@
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "tools/base/file.h"
 
 namespace fake_tcp::testing {
 
@@ -21,10 +22,7 @@ size_t ResidentBytes() {
 }
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
+  return fake_tcp::ReadFile(path).value_or("");
 }
 
 GrpcServerWithoutHealth::GrpcServerWithoutHealth()

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "server/atomic_file.h"
+#include "tools/base/file.h"
 
 namespace fake_tcp::testing {
 namespace {

@@ -33,12 +33,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "server/atomic_file.h"
 #include "server/event_stream.h"
 #include "server/fake_tcp_server.h"
 #include "server/framing.h"
 #include "server/health_sidecar.h"
 #include "server/script.h"
+#include "tools/base/deadline.h"
+#include "tools/base/file.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(
@@ -142,12 +143,9 @@ class StdoutWriter {
   absl::Status Write(absl::string_view text) {
     while (!text.empty()) {
       pollfd fds[2] = {{STDOUT_FILENO, POLLOUT, 0}, {wake_, POLLIN, 0}};
-      const int timeout_ms =
-          draining_
-              ? static_cast<int>(std::max<int64_t>(
-                    0, absl::ToInt64Milliseconds(deadline_ - absl::Now())))
-              : -1;
-      const int n = poll(fds, draining_ ? 1 : 2, timeout_ms);
+      const int n =
+          poll(fds, draining_ ? 1 : 2,
+               PollTimeoutMs(draining_ ? deadline_ : absl::InfiniteFuture()));
       if (n < 0 && errno == EINTR) continue;
       if (n == 0) {
         return absl::DeadlineExceededError(

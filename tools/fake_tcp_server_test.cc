@@ -21,7 +21,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/address_file.h"
 #include "client/health_client.h"
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
@@ -30,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "testing/subprocess.h"
 #include "testing/test_util.h"
+#include "tools/base/file.h"
 
 namespace fake_tcp {
 namespace {

@@ -34,9 +34,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/address_file.h"
 #include "client/health_client.h"
 #include "grpcpp/grpcpp.h"
+#include "tools/base/file.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, addr, "", "Address of the health endpoint (host:port).");

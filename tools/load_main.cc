@@ -35,7 +35,7 @@
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "server/fake_tcp_server.h"
-#include "server/socket_util.h"
+#include "tools/base/net.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, address, "",
@@ -63,8 +63,8 @@ constexpr int kUsage = 2;
 class BareServer {
  public:
   // Listens as the fake does (same socket options), on a free loopback port.
-  explicit BareServer(const BoundListener& listener)
-      : listen_fd_(listener.fd), address_(listener.address) {
+  explicit BareServer(BoundListener listener)
+      : listen_fd_(listener.fd.release()), address_(listener.address) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event ev{};
@@ -227,7 +227,7 @@ int Main(int argc, char** argv) {
       fprintf(stderr, "load: %s\n", listener.status().ToString().c_str());
       return 1;
     }
-    BareServer bare(*listener);
+    BareServer bare(*std::move(listener));
     const Result baseline = Load(bare.address(), persistent, clients, duration);
     report("bare epoll server (records nothing)", baseline);
     printf(

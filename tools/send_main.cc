@@ -29,6 +29,7 @@
 #include "client/tcp_client.h"
 #include "server/framing.h"
 #include "server/message_log.h"
+#include "tools/base/file.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:9500",
@@ -83,12 +84,13 @@ absl::StatusOr<std::string> Payload() {
   if (file == "-") {
     bytes.assign(std::istreambuf_iterator<char>(std::cin), {});
   } else if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--file: cannot read ", file));
+    absl::StatusOr<std::string> contents = ReadFile(file);
+    if (!contents.ok()) {
+      return absl::Status(
+          contents.status().code(),
+          absl::StrCat("--file: ", contents.status().message()));
     }
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
+    bytes = *std::move(contents);
   } else {
     std::string error;
     if (!absl::CUnescape(absl::GetFlag(FLAGS_data), &bytes, &error)) {

@@ -1,0 +1,226 @@
+#ifndef SERVER_IO_LOOP_H_
+#define SERVER_IO_LOOP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "server/message_log.h"
+#include "server/reply.h"
+#include "server/reply_plan.h"
+#include "server/server_options.h"
+#include "tools/base/unique_fd.h"
+
+namespace fake_tcp {
+
+class IoLoop;
+
+// Work for the I/O thread: runs there between events, with the loop to act
+// on; returns how many connections it touched (for Send/Broadcast/Drop).
+using IoTask = absl::AnyInvocable<int(IoLoop& loop)>;
+
+// A task as queued by FakeTcpServer.
+struct QueuedTask {
+  IoTask task;
+  // Receives the task's result; null when nobody waits for it.
+  int* result = nullptr;
+  // Notified once the task ran (or was dropped at shutdown); may be null.
+  absl::Notification* done = nullptr;
+};
+
+// What the loop's owner hands over each time the wake fd is signalled.
+struct IoWork {
+  std::vector<QueuedTask> tasks;
+  // The owner asked the loop to end.
+  bool stop = false;
+};
+
+// The server's event loop: the epoll set, the listener, the connections with
+// their input, queued output steps and timers. Internal to FakeTcpServer.
+//
+// Thread-safety: every method runs on the I/O thread (Run(), and the action
+// methods from IoTasks that Run() calls), so the loop needs no lock; it talks
+// to the rest of the server through the MessageLog and `take_work`.
+// Lifetime: Create() registers the listener and the wake fd; Run() serves
+// until `take_work` says stop, then closes every connection and the listener
+// and drops (destroys, notifying) the tasks still queued.
+class IoLoop {
+ public:
+  // Takes the owner's queued work; called on the I/O thread when woken.
+  using TakeWork = std::function<IoWork()>;
+
+  // Returns a loop serving `listener`, woken through `wake_fd` (an eventfd;
+  // not owned); the errno status of epoll_create1/epoll_ctl otherwise.
+  static absl::StatusOr<std::unique_ptr<IoLoop>> Create(
+      const ServerOptions* options, MessageLog* log, UniqueFd listener,
+      int wake_fd, TakeWork take_work);
+  IoLoop(const IoLoop&) = delete;
+  IoLoop& operator=(const IoLoop&) = delete;
+  ~IoLoop();
+
+  // Serves until the work taken says stop; then shuts down (see the class
+  // comment).
+  void Run();
+
+  // Actions for IoTasks.
+
+  // Queues `reply` on connection `id`; returns 1, or 0 if it is not open.
+  int Send(uint64_t id, Reply reply);
+  // Queues `reply` (its bytes held once) on every open connection; returns
+  // how many.
+  int Broadcast(Reply reply);
+  // Closes every open connection (reset: with RST); returns how many.
+  int DropConnections(bool reset);
+  // Decides replies with `responder` from the next message on; an empty one
+  // restores options.reply.
+  void SetResponder(Responder responder);
+  // Takes the listener out of the epoll set (connects wait in the backlog).
+  void PauseAccepting();
+  // Closes the listener (connects are refused).
+  void CloseListener();
+  // Serves the listener again: `listener` when given (after CloseListener),
+  // else the paused one; accepts whoever waits.
+  void ResumeAccepting(UniqueFd listener);
+
+ private:
+  // One step of a connection's output: a planned ReplyStep and what it needs
+  // to be carried out.
+  struct Op {
+    ReplyStep step;
+    // kWrite: the reply's bytes. Shared, not copied: a greeting, a broadcast
+    // or a sliced reply is held once however many connections or slices send
+    // it.
+    std::shared_ptr<const std::string> data;
+    // kWait: when it ends, set when the wait begins.
+    absl::Time until;
+    // kWrite: its kSent event is logged.
+    bool logged = false;
+    absl::string_view bytes() const {
+      return absl::string_view(*data).substr(step.begin, step.size);
+    }
+  };
+
+  struct Connection {
+    int fd = -1;
+    uint64_t id = 0;
+    std::string peer;
+    // Bytes read and not yet framed.
+    std::string input;
+    uint64_t messages = 0;
+    // What to do next, in order.
+    std::deque<Op> output;
+    // Bytes of the front kWrite already written.
+    size_t output_offset = 0;
+    // Unsent bytes queued in kWrite ops.
+    size_t output_bytes = 0;
+    // Bytes written in all.
+    size_t sent_bytes = 0;
+    // The front op is a kWait with a timer set.
+    bool waiting = false;
+    // EOF read; close once output is done.
+    bool peer_closed = false;
+    // Half-closed by the server.
+    bool write_shut = false;
+    // Nothing more is sent.
+    bool stalled = false;
+    // EPOLLIN registered.
+    bool reading = true;
+    // EPOLLOUT registered.
+    bool writing = false;
+    // `input` holds complete messages not yet answered: their replies would
+    // pass the pending-output bound. Deframed again as output drains.
+    bool input_held = false;
+    // Leading bytes of `input` already searched for a delimiter (NextFrame's
+    // `searched`): a long line costs linear time, not quadratic.
+    size_t input_searched = 0;
+  };
+
+  IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
+         UniqueFd epoll, int wake_fd, TakeWork take_work);
+
+  // Events.
+  bool RunTasks();
+  void RunTimers();
+  int TimeoutMs() const;
+  void AcceptAll();
+  void BackOffAccepting(int error);
+  void RetryAccepting();
+  void HandleConnection(uint64_t id, uint32_t events);
+  void Read(Connection& conn);
+  bool Deframe(Connection& conn);
+  void OnMessage(Connection& conn, absl::string_view bytes);
+  void OnEof(Connection& conn);
+
+  // Output.
+  bool OutputFull(const Connection& conn) const;
+  void Queue(Connection& conn, Reply reply);
+  void QueueShared(Connection& conn, const Reply& reply,
+                   std::shared_ptr<const std::string> data);
+  bool Pump(Connection& conn);
+  bool PumpOutput(Connection& conn);
+  bool DoThen(Connection& conn, Reply::Then then);
+  bool WriteNow(Connection& conn);
+  void UpdateInterest(Connection& conn);
+
+  // Ends.
+  void Reset(Connection& conn, std::string why);
+  void Close(Connection& conn, EventType type, std::string detail,
+             std::string bytes = "");
+  void Shutdown();
+
+  // Open connection ids, oldest first.
+  std::vector<uint64_t> OpenIds() const;
+  std::string ListenAddress() const;
+  void AddEvent(EventType type, uint64_t id, std::string peer,
+                std::string bytes, std::string detail);
+  // Appends this iteration's events to the log under one lock.
+  void Publish();
+
+  // Not owned; outlive the loop.
+  const ServerOptions& options_;
+  MessageLog& log_;
+  UniqueFd listener_;
+  const UniqueFd epoll_;
+  // Owned by the server.
+  const int wake_fd_;
+  const TakeWork take_work_;
+  std::vector<char> read_buffer_;
+  // options_.greeting's bytes, sent to every connection from this one copy.
+  std::shared_ptr<const std::string> greeting_bytes_;
+  // Decides replies; starts as options_.responder, replaced by SetResponder().
+  Responder responder_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  uint64_t next_connection_id_ = 1;
+  // PauseAccepting() took the listener out of the epoll set.
+  bool accept_paused_ = false;
+  // Out of descriptors: the listener is out of the epoll set until
+  // accept_retry_at_ or until a connection closes.
+  bool accept_backoff_ = false;
+  absl::Time accept_retry_at_;
+  // The back-off was logged; "accepting again" is logged once no client waits
+  // (however often descriptors ran out meanwhile).
+  bool accept_error_logged_ = false;
+  // (when, connection id), earliest first; stale entries are skipped.
+  std::priority_queue<std::pair<absl::Time, uint64_t>,
+                      std::vector<std::pair<absl::Time, uint64_t>>,
+                      std::greater<std::pair<absl::Time, uint64_t>>>
+      timers_;
+  // Events of this loop iteration, appended to the log under one lock.
+  std::vector<Event> pending_;
+};
+
+}  // namespace fake_tcp
+
+#endif  // SERVER_IO_LOOP_H_

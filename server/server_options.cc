@@ -1,0 +1,70 @@
+#include "server/server_options.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace fake_tcp {
+
+absl::string_view ListenerStateName(ListenerState state) {
+  switch (state) {
+    case ListenerState::kNotStarted:
+      return "not started";
+    case ListenerState::kAccepting:
+      return "accepting";
+    case ListenerState::kPaused:
+      return "paused";
+    case ListenerState::kRefusing:
+      return "refusing";
+    case ListenerState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+absl::Status ValidateServerOptions(const ServerOptions& options) {
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: port must be 0..65535, got ", options.port));
+  }
+  if (options.backlog <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: backlog must be positive, got ", options.backlog));
+  }
+  if (options.max_message_size == 0) {
+    return absl::InvalidArgumentError("Start: max_message_size must be > 0");
+  }
+  if (options.framing.kind == Framing::Kind::kFixedSize &&
+      options.framing.fixed_size > options.max_message_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Start: fixed-size framing of ", options.framing.fixed_size,
+        " bytes is larger than max_message_size ", options.max_message_size,
+        " (every message would be oversize)"));
+  }
+  if (options.max_connections == 0) {
+    return absl::InvalidArgumentError("Start: max_connections must be > 0");
+  }
+  if (options.read_size == 0 || options.read_size > kMaxReadSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: read_size must be 1..", kMaxReadSize, ", got ",
+                     options.read_size));
+  }
+  if (options.log_limits.max_events == 0) {
+    return absl::InvalidArgumentError(
+        "Start: log_limits.max_events must be > 0");
+  }
+  if (options.bytes_per_second < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: bytes_per_second must be >= 0, got ",
+                     options.bytes_per_second));
+  }
+  if (options.reply_latency < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: reply_latency must be >= 0, got ",
+                     absl::FormatDuration(options.reply_latency)));
+  }
+  if (absl::Status s = ValidateFraming(options.framing); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("Start: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fake_tcp

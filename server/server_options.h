@@ -1,0 +1,90 @@
+#ifndef SERVER_SERVER_OPTIONS_H_
+#define SERVER_SERVER_OPTIONS_H_
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/framing.h"
+#include "server/message_log.h"
+#include "server/reply.h"
+
+namespace fake_tcp {
+
+// The largest read buffer (ServerOptions::read_size) a server accepts.
+inline constexpr size_t kMaxReadSize = size_t{16} << 20;
+
+// How a FakeTcpServer listens, frames, replies and bounds its memory. Every
+// field has a usable default; `FakeTcpServer::Start` rejects bad values with
+// INVALID_ARGUMENT.
+struct ServerOptions {
+  // Where to listen: an IP literal ("127.0.0.1", "::1") or a host name resolved
+  // once at Start ("localhost"). Loopback by default.
+  std::string address = "127.0.0.1";
+  // The TCP port; 0 picks a free one (see FakeTcpServer::port()). 9500 is the
+  // port of the hand-written fakes this replaces, which code under test often
+  // hard-codes.
+  int port = 9500;
+  // The listen backlog; connects beyond it wait in SYN queues.
+  int backlog = SOMAXCONN;
+  // How each connection's bytes are cut into messages.
+  Framing framing = Framing::Raw();
+  // A larger message closes its connection with an kOversize event.
+  size_t max_message_size = size_t{1} << 20;
+  // Connections open at once; one more is accepted and closed with
+  // kConnectionLimit.
+  size_t max_connections = 1024;
+  // Unsent reply bytes per connection past which the server stops reading from
+  // it until the peer reads (a slow reader never grows memory without bound).
+  size_t max_pending_output = size_t{8} << 20;
+  // Bytes read from a socket at a time (raw framing: at most max_message_size);
+  // 1 to 16 MiB.
+  size_t read_size = size_t{64} << 10;
+  // Bounds on the message log.
+  LogLimits log_limits;
+  // The reply to every message when `responder` is empty; std::nullopt for
+  // none.
+  std::optional<std::string> reply = std::string("Received");
+  // When set, decides each reply instead of `reply`.
+  Responder responder;
+  // Sent to every new connection before anything else, when set.
+  std::optional<Reply> greeting;
+  // Faults for every reply (added to each Reply's own): a delay before each
+  // one, a rate limit when the Reply has none, and a close once a connection
+  // has been sent this many bytes in all (SIZE_MAX: never).
+  absl::Duration reply_latency = absl::ZeroDuration();
+  int64_t bytes_per_second = 0;
+  size_t close_after_bytes = SIZE_MAX;
+};
+
+// Whether the listener accepts connections.
+enum class ListenerState {
+  // Start() not called yet, or it failed.
+  kNotStarted,
+  // Bound, listening, served by the I/O thread.
+  kAccepting,
+  // PauseAccepting(): connects complete in the backlog, unserved.
+  kPaused,
+  // StopAccepting(): the listener is closed, connects are refused.
+  kRefusing,
+  // Stop() was called.
+  kStopped,
+};
+
+// Returns "accepting", "paused", ... for logs and messages.
+absl::string_view ListenerStateName(ListenerState state);
+
+// Returns OK, or INVALID_ARGUMENT naming the first bad field and its value,
+// e.g. "Start: port must be 0..65535, got 70000" (FakeTcpServer::Start's
+// check, usable before a server exists).
+absl::Status ValidateServerOptions(const ServerOptions& options);
+
+}  // namespace fake_tcp
+
+#endif  // SERVER_SERVER_OPTIONS_H_

@@ -1,0 +1,145 @@
+#include "tools/base/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "tools/base/errno_status.h"
+
+namespace fake_tcp {
+
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0 ||
+      colon + 1 == address.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(address, ": expected host:port or [v6]:port"));
+  }
+  absl::string_view host = address.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(address, ": unbalanced [ ] around the host"));
+    }
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(address, ": an IPv6 host goes in brackets, [::1]:port"));
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(address, ": bad port (0..65535)"));
+  }
+  return HostPort{std::string(host), port};
+}
+
+std::string JoinHostPort(absl::string_view host, int port) {
+  if (host.find(':') != absl::string_view::npos) {
+    return absl::StrCat("[", host, "]:", port);
+  }
+  return absl::StrCat(host, ":", port);
+}
+
+std::string FormatSockaddr(const sockaddr_storage& addr) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    return JoinHostPort(host, ntohs(in->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    return JoinHostPort(host, ntohs(in6->sin6_port));
+  }
+  return absl::StrCat("<address family ", addr.ss_family, ">");
+}
+
+namespace {
+
+// The status for a failed bind() or listen(): EADDRINUSE is UNAVAILABLE (the
+// port is taken now, may be free later), as ErrnoToCode has it.
+absl::Status ListenError(int err, absl::string_view op,
+                         absl::string_view where) {
+  return ErrnoStatus(err, absl::StrCat(op, " ", where));
+}
+
+// Binds and listens on one resolved address.
+absl::StatusOr<BoundListener> ListenOn(const addrinfo& ai, int backlog) {
+  sockaddr_storage want{};
+  memcpy(&want, ai.ai_addr, ai.ai_addrlen);
+  const std::string where = FormatSockaddr(want);
+  UniqueFd fd(
+      socket(ai.ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.ok()) return ListenError(errno, "socket", where);
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (ai.ai_family == AF_INET6) {
+    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  }
+  if (bind(fd.get(), ai.ai_addr, ai.ai_addrlen) != 0) {
+    return ListenError(errno, "bind", where);
+  }
+  if (listen(fd.get(), backlog) != 0) {
+    return ListenError(errno, "listen", where);
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
+    return ListenError(errno, "getsockname", where);
+  }
+  BoundListener out;
+  out.fd = std::move(fd);
+  out.address = FormatSockaddr(bound);
+  out.port = bound.ss_family == AF_INET6
+                 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                 : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<BoundListener> Listen(absl::string_view host, int port,
+                                     int backlog) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  const std::string host_str(host);
+  const std::string port_str = std::to_string(port);
+  const int rc =
+      getaddrinfo(host_str.c_str(), port_str.c_str(), &hints, &result);
+  if (rc != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resolve ", host, ":", port, ": ",
+                     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc)));
+  }
+  absl::Status first_error;
+  for (const addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    absl::StatusOr<BoundListener> listener = ListenOn(*ai, backlog);
+    if (listener.ok()) {
+      freeaddrinfo(result);
+      return listener;
+    }
+    if (first_error.ok()) first_error = listener.status();
+  }
+  freeaddrinfo(result);
+  if (first_error.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resolve ", host, ": no IPv4 or IPv6 address"));
+  }
+  return first_error;
+}
+
+}  // namespace fake_tcp

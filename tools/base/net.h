@@ -1,0 +1,54 @@
+#ifndef TOOLS_BASE_NET_H_
+#define TOOLS_BASE_NET_H_
+
+#include <sys/socket.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "tools/base/unique_fd.h"
+
+namespace fake_tcp {
+
+// A host and a port, as "127.0.0.1:9500", "localhost:9500" or "[::1]:9500"
+// say them.
+struct HostPort {
+  // An IP literal without brackets ("::1") or a name.
+  std::string host;
+  int port = 0;
+};
+
+// Parses "host:port" or "[v6]:port" (port 0..65535). Returns INVALID_ARGUMENT
+// naming `address` if it is neither, e.g. "127.0.0.1:9500x: bad port".
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view address);
+
+// Returns "host:port", or "[host]:port" when `host` is an IPv6 literal.
+std::string JoinHostPort(absl::string_view host, int port);
+
+// Formats an IPv4 or IPv6 socket address as "127.0.0.1:9500" or "[::1]:9500"
+// ("<address family N>" for any other).
+std::string FormatSockaddr(const sockaddr_storage& addr);
+
+// A listening socket and where it is bound.
+struct BoundListener {
+  // Non-blocking, close-on-exec.
+  UniqueFd fd;
+  // The bound port (the chosen one when asked for 0).
+  int port = 0;
+  // "127.0.0.1:9500" or "[::1]:9500".
+  std::string address;
+};
+
+// Resolves `host` (an IP literal or a name, resolved once), then binds a TCP
+// socket to `port` (0 = any free port) with SO_REUSEADDR (not SO_REUSEPORT;
+// IPv6 sockets are v6-only) and listens with `backlog`. Tries each resolved
+// address in order; returns the first that listens, else the first error, e.g.
+// UNAVAILABLE "bind 127.0.0.1:9500: Address already in use", or
+// INVALID_ARGUMENT "resolve nosuchhost:9500: ..." for a bad name.
+absl::StatusOr<BoundListener> Listen(absl::string_view host, int port,
+                                     int backlog);
+
+}  // namespace fake_tcp
+
+#endif  // TOOLS_BASE_NET_H_
