@@ -23,9 +23,10 @@ std::string HealthStatusName(HealthStatus status);
 
 // How a health call connects and identifies itself.
 struct HealthCallOptions {
-  std::string user_agent;  // prefix of the User-Agent header, when not empty
-  std::vector<std::pair<std::string, std::string>>
-      metadata;  // sent with the call
+  // Prefix of the User-Agent header, when not empty.
+  std::string user_agent;
+  // Sent with the call.
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
 // Calls grpc.health.v1.Health/Check on `address` ("127.0.0.1:port") for
@@ -40,7 +41,8 @@ absl::StatusOr<HealthStatus> CheckHealth(absl::string_view address,
 
 // What a wait saw, for callers that act on it (e.g. a probe's exit code).
 struct HealthObservation {
-  bool connected = false;  // a Watch stream answered at least once
+  // A Watch stream answered at least once.
+  bool connected = false;
   HealthStatus last_status = ::grpc::health::v1::HealthCheckResponse::UNKNOWN;
 };
 

@@ -20,11 +20,10 @@ namespace fake_tcp {
 // Not thread-safe: use one client from one thread at a time. Movable, not
 // copyable; the destructor closes the socket.
 //
-//   absl::StatusOr<TcpClient> c = TcpClient::Connect("127.0.0.1:9500",
-//   absl::Seconds(5)); if (c.ok() && c->SendAll("Hello, world",
-//   absl::Seconds(5)).ok()) {
-//     absl::StatusOr<std::string> reply = c->ReceiveExactly(8,
-//     absl::Seconds(5));
+//   const absl::Duration kTimeout = absl::Seconds(5);
+//   absl::StatusOr<TcpClient> c = TcpClient::Connect("[::1]:9500", kTimeout);
+//   if (c.ok() && c->SendAll("Hello, world", kTimeout).ok()) {
+//     absl::StatusOr<std::string> reply = c->ReceiveExactly(8, kTimeout);
 //   }
 class TcpClient {
  public:
@@ -80,7 +79,8 @@ class TcpClient {
   int fd_ = -1;
   std::string peer_;
   std::string local_;
-  std::string buffer_;  // bytes read and not yet returned
+  // Bytes read and not yet returned.
+  std::string buffer_;
 };
 
 }  // namespace fake_tcp

@@ -49,7 +49,8 @@ class EventStreamDecoder {
 
  private:
   std::string buffer_;
-  size_t consumed_ = 0;  // bytes of the stream decoded so far
+  // Bytes of the stream decoded so far.
+  size_t consumed_ = 0;
 };
 
 }  // namespace fake_tcp

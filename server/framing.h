@@ -33,9 +33,8 @@ struct Frame {
 // of one connection (`buffer`) and returns:
 //   - a Frame, when a complete message is at the front of `buffer`;
 //   - std::nullopt, when more bytes are needed;
-//   - an error, when the bytes can never form a valid message (the server then
-//   closes the
-//     connection and logs the status).
+//   - an error, when the bytes can never form a valid message (the server
+//     then closes the connection and logs the status).
 // Must not keep `buffer`; must be safe to call from the server's I/O thread.
 using CustomDecoder = std::function<absl::StatusOr<std::optional<Frame>>(
     absl::string_view buffer)>;
@@ -45,12 +44,16 @@ using CustomDecoder = std::function<absl::StatusOr<std::optional<Frame>>(
 // `FakeTcpServer::Start`) reject bad parameters.
 struct Framing {
   enum class Kind {
-    kRaw,        // each read from the socket is one message (the original fake)
-    kDelimiter,  // messages end with `delimiter`, which is not part of the
-                 // message
-    kLengthPrefix,  // a 1/2/4/8-byte unsigned length header, then the message
-    kFixedSize,     // every message is exactly `fixed_size` bytes
-    kCustom,        // `custom_decoder` decides
+    // Each read from the socket is one message (the original fake)
+    kRaw,
+    // Messages end with `delimiter`, which is not part of the message.
+    kDelimiter,
+    // A 1/2/4/8-byte unsigned length header, then the message.
+    kLengthPrefix,
+    // Every message is exactly `fixed_size` bytes.
+    kFixedSize,
+    // `custom_decoder` decides.
+    kCustom,
   };
   enum class Endian { kBig, kLittle };
 
@@ -114,12 +117,15 @@ absl::StatusOr<std::string> EncodeFrame(const Framing& framing,
                                         absl::string_view payload);
 
 // Parses a framing written on one line, as command-line flags take it:
-//   raw                     each read is a message (the default)
-//   line                    delimiter "\n"
-//   crlf                    delimiter "\r\n"
-//   delimiter:<escaped>     any delimiter, C escapes allowed:
-//   delimiter:\r\n\r\n length:<1|2|4|8>[:big|:little][:inclusive]   length
-//   prefix (big-endian default) fixed:<bytes>           fixed-size messages
+// clang-format off
+//   raw                      each read is a message (the default)
+//   line                     delimiter "\n"
+//   crlf                     delimiter "\r\n"
+//   delimiter:<escaped>      any delimiter, C escapes allowed: delimiter:\r\n\r\n
+//   length:<1|2|4|8>[:big|:little][:inclusive]
+//                            length prefix (big-endian by default)
+//   fixed:<bytes>            fixed-size messages
+// clang-format on
 // Returns INVALID_ARGUMENT naming the spec and what is wrong with it.
 absl::StatusOr<Framing> ParseFramingSpec(absl::string_view spec);
 

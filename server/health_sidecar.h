@@ -69,7 +69,8 @@ class HealthSidecar {
   std::string address() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  FakeTcpServer* const server_;  // not owned
+  // Not owned.
+  FakeTcpServer* const server_;
   const HealthOptions options_;
 
   // Guards the gRPC server and what Start() learned.

@@ -20,19 +20,30 @@ namespace fake_tcp {
 
 // What happened on a connection.
 enum class EventType {
-  kAccepted,    // a connection was accepted
-  kReceived,    // a framed message arrived; `bytes` is the message
-  kSent,        // bytes were fully written to the socket; `bytes` says which
-  kPeerClosed,  // the peer closed (EOF); `bytes` holds an unfinished frame, if
-                // any
-  kReset,       // the peer reset the connection (ECONNRESET) or another error
-  kServerClosed,  // the server closed the connection (`detail` says why)
-  kOversize,  // a message exceeded max_message_size; the connection is closed
-  kFramingError,      // malformed framing (e.g. a bad length header); closed
-  kConnectionLimit,   // accepted past max_connections and closed at once
-  kServerReset,       // the server reset the connection (a fault, or a drop)
-  kServerHalfClosed,  // the server shut down its write side (a fault)
-  kStalled,           // the server will send nothing more on it (a fault)
+  // A connection was accepted.
+  kAccepted,
+  // A framed message arrived; `bytes` is the message.
+  kReceived,
+  // Bytes were fully written to the socket; `bytes` says which.
+  kSent,
+  // The peer closed (EOF); `bytes` holds an unfinished frame, if any.
+  kPeerClosed,
+  // The peer reset the connection (ECONNRESET) or another error.
+  kReset,
+  // The server closed the connection (`detail` says why)
+  kServerClosed,
+  // A message exceeded max_message_size; the connection is closed.
+  kOversize,
+  // Malformed framing (e.g. a bad length header); closed.
+  kFramingError,
+  // Accepted past max_connections and closed at once.
+  kConnectionLimit,
+  // The server reset the connection (a fault, or a drop)
+  kServerReset,
+  // The server shut down its write side (a fault)
+  kServerHalfClosed,
+  // The server will send nothing more on it (a fault)
+  kStalled,
 };
 
 // Returns the event type's name, e.g. "received".
@@ -43,14 +54,19 @@ bool IsCloseEvent(EventType type);
 
 // One entry in the log: a message or a connection event.
 struct Event {
-  uint64_t sequence =
-      0;  // 1, 2, ... per server, in the order events were logged
+  // 1, 2, ... per server, in the order events were logged.
+  uint64_t sequence = 0;
   EventType type = EventType::kReceived;
-  uint64_t connection_id = 0;  // 1, 2, ... per server, in accept order
-  std::string peer;            // "127.0.0.1:54321" or "[::1]:54321"
-  absl::Time time;             // when it happened
-  std::string bytes;           // the message (received/sent) or leftover bytes
-  std::string detail;          // why, for closes and errors; empty otherwise
+  // 1, 2, ... per server, in accept order.
+  uint64_t connection_id = 0;
+  // "127.0.0.1:54321" or "[::1]:54321".
+  std::string peer;
+  // When it happened.
+  absl::Time time;
+  // The message (received/sent) or leftover bytes.
+  std::string bytes;
+  // Why, for closes and errors; empty otherwise.
+  std::string detail;
 
   // Formats the event on one line, e.g.
   // `#3 +0.012s conn 1 127.0.0.1:40000 received 12 bytes "Hello, world"`, with
@@ -76,12 +92,18 @@ struct LogLimits {
 // Counters over everything logged since construction or the last Clear(),
 // including entries the bounds have since dropped.
 struct LogCounts {
-  uint64_t received = 0;  // kReceived events
-  uint64_t sent = 0;      // kSent events
-  uint64_t accepted = 0;  // kAccepted events
-  uint64_t closed = 0;    // close events of accepted connections
-  uint64_t dropped = 0;   // entries dropped to stay within LogLimits
-  uint64_t open = 0;  // connections accepted and not yet closed (never reset)
+  // kReceived events.
+  uint64_t received = 0;
+  // kSent events.
+  uint64_t sent = 0;
+  // kAccepted events.
+  uint64_t accepted = 0;
+  // Close events of accepted connections.
+  uint64_t closed = 0;
+  // Entries dropped to stay within LogLimits.
+  uint64_t dropped = 0;
+  // Connections accepted and not yet closed (never reset)
+  uint64_t open = 0;
 };
 
 // The record of one server: a bounded, ordered list of Events, and deadline

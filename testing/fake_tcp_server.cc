@@ -15,6 +15,10 @@ namespace fake_tcp::testing {
 
 // --- waits ---
 
+absl::Duration ServerWaits::Or(Timeout timeout) const {
+  return timeout.value_or(harness_->options().wait_timeout);
+}
+
 ::testing::AssertionResult ServerWaits::Result(const absl::Status& status,
                                                const std::string& what) const {
   if (status.ok()) return ::testing::AssertionSuccess();
@@ -24,55 +28,60 @@ namespace fake_tcp::testing {
          << "fake server: wait for " << what << " failed: " << status.message();
 }
 
-::testing::AssertionResult ServerWaits::WaitForMessages(uint64_t count) const {
-  return WaitForMessages(count, harness_->options().wait_timeout);
-}
-
-::testing::AssertionResult ServerWaits::WaitForMessages(
-    uint64_t count, absl::Duration timeout) const {
-  return Result(harness_->log().WaitForMessages(count, timeout),
+::testing::AssertionResult ServerWaits::WaitForMessages(uint64_t count,
+                                                        Timeout timeout) const {
+  return Result(harness_->log().WaitForMessages(count, Or(timeout)),
                 absl::StrCat(count, count == 1 ? " message" : " messages"));
 }
 
 ::testing::AssertionResult ServerWaits::WaitForMessage(
-    const ::testing::Matcher<const std::string&>& matcher) const {
-  return WaitForMessage(matcher, harness_->options().wait_timeout);
-}
-
-::testing::AssertionResult ServerWaits::WaitForMessage(
     const ::testing::Matcher<const std::string&>& matcher,
-    absl::Duration timeout) const {
+    Timeout timeout) const {
   std::stringstream description;
   matcher.DescribeTo(&description);
   return Result(
       harness_->log()
           .WaitForMessage(
               [&matcher](const Event& e) { return matcher.Matches(e.bytes); },
-              timeout)
+              Or(timeout))
           .status(),
       absl::StrCat("a message that ", description.str()));
 }
 
 ::testing::AssertionResult ServerWaits::WaitForConnections(
-    uint64_t count) const {
-  return WaitForConnections(count, harness_->options().wait_timeout);
-}
-
-::testing::AssertionResult ServerWaits::WaitForConnections(
-    uint64_t count, absl::Duration timeout) const {
+    uint64_t count, Timeout timeout) const {
   return Result(
-      harness_->log().WaitForConnections(count, timeout),
+      harness_->log().WaitForConnections(count, Or(timeout)),
       absl::StrCat(count, count == 1 ? " connection" : " connections"));
 }
 
-::testing::AssertionResult ServerWaits::WaitForEventOn(
-    uint64_t connection_id, EventType type, const std::string& what,
-    absl::Duration timeout) const {
+::testing::AssertionResult ServerWaits::WaitForNextConnection(uint64_t* id,
+                                                              Timeout timeout) {
+  const uint64_t after = last_connection_;
+  absl::StatusOr<Event> accepted = harness_->log().WaitForEvent(
+      [after](const Event& e) {
+        return e.type == EventType::kAccepted && e.connection_id > after;
+      },
+      Or(timeout));
+  if (!accepted.ok()) {
+    return Result(accepted.status(),
+                  after == 0 ? std::string("a connection")
+                             : absl::StrCat("a connection after ", after));
+  }
+  last_connection_ = accepted->connection_id;
+  *id = accepted->connection_id;
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult ServerWaits::WaitForEventOn(uint64_t connection_id,
+                                                       EventType type,
+                                                       const std::string& what,
+                                                       Timeout timeout) const {
   absl::StatusOr<Event> closed = harness_->log().WaitForEvent(
       [connection_id](const Event& e) {
         return e.connection_id == connection_id && IsCloseEvent(e.type);
       },
-      timeout);
+      Or(timeout));
   if (!closed.ok()) return Result(closed.status(), what);
   if (closed->type != type) {
     return Result(absl::FailedPreconditionError(absl::StrCat(
@@ -84,45 +93,25 @@ namespace fake_tcp::testing {
 }
 
 ::testing::AssertionResult ServerWaits::WaitForClientClose(
-    uint64_t connection_id) const {
-  return WaitForClientClose(connection_id, harness_->options().wait_timeout);
-}
-
-::testing::AssertionResult ServerWaits::WaitForClientClose(
-    uint64_t connection_id, absl::Duration timeout) const {
+    uint64_t connection_id, Timeout timeout) const {
   return WaitForEventOn(
       connection_id, EventType::kPeerClosed,
       absl::StrCat("the client to close connection ", connection_id), timeout);
 }
 
-::testing::AssertionResult ServerWaits::WaitForClientHalfClose(
-    uint64_t connection_id) const {
-  return WaitForEventOn(
-      connection_id, EventType::kPeerClosed,
-      absl::StrCat("the client to half-close connection ", connection_id),
-      harness_->options().wait_timeout);
-}
-
 ::testing::AssertionResult ServerWaits::WaitForClientReset(
-    uint64_t connection_id) const {
-  return WaitForClientReset(connection_id, harness_->options().wait_timeout);
-}
-
-::testing::AssertionResult ServerWaits::WaitForClientReset(
-    uint64_t connection_id, absl::Duration timeout) const {
+    uint64_t connection_id, Timeout timeout) const {
   return WaitForEventOn(
       connection_id, EventType::kReset,
       absl::StrCat("the client to reset connection ", connection_id), timeout);
 }
 
 ::testing::AssertionResult ServerWaits::WaitForConnectionClosed(
-    uint64_t connection_id) const {
-  return Result(harness_->log().WaitForConnectionClosed(
-                    connection_id, harness_->options().wait_timeout),
-                absl::StrCat("connection ", connection_id, " to close"));
+    uint64_t connection_id, Timeout timeout) const {
+  return Result(
+      harness_->log().WaitForConnectionClosed(connection_id, Or(timeout)),
+      absl::StrCat("connection ", connection_id, " to close"));
 }
-
-// --- transcripts ---
 
 void WriteTranscriptForCurrentTest(const Harness& harness) {
   const ::testing::TestInfo* info =

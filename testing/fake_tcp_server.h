@@ -7,15 +7,17 @@
 //
 //   class HelloTest : public fake_tcp::testing::FakeTcpServerTest {};
 //
-//   TEST_F(HelloTest, SaysHello) {                 // the fake listens on
-//   127.0.0.1:9500
-//     SendHelloWorld("127.0.0.1:9500");            // the code under test
+//   // The fake listens on 127.0.0.1:9500; SendHelloWorld is the code under
+//   // test.
+//   TEST_F(HelloTest, SaysHello) {
+//     SendHelloWorld("127.0.0.1:9500");
 //     ASSERT_TRUE(WaitForMessages(1));
 //     EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("Hello, world")));
 //   }
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,59 +35,66 @@ namespace fake_tcp::testing {
 
 // Waits on a harness's log, as assertion results. Each counts what arrived
 // before it was called, and on failure says what was actually received (text,
-// or hex for binary bytes) and marks the transcript.
+// or hex for binary bytes) and marks the transcript. Every wait takes an
+// optional timeout; without one it waits the fixture's
+// FixtureOptions::wait_timeout.
+//
+//   uint64_t id;
+//   ASSERT_TRUE(WaitForNextConnection(&id));
+//   ASSERT_TRUE(WaitForMessage("PING"));
+//   EXPECT_TRUE(WaitForClientClose(id, absl::Seconds(1)));
 class ServerWaits {
  public:
+  // std::nullopt: the fixture's wait_timeout.
+  using Timeout = std::optional<absl::Duration>;
+
   explicit ServerWaits(Harness* harness = nullptr) : harness_(harness) {}
 
   // At least `count` messages received.
   ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessages(
-      uint64_t count) const;
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessages(
-      uint64_t count, absl::Duration timeout) const;
+      uint64_t count, Timeout timeout = std::nullopt) const;
   // A received message whose bytes match `matcher` (e.g. "GET k",
   // HasSubstr("k")).
   ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessage(
-      const ::testing::Matcher<const std::string&>& matcher) const;
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessage(
       const ::testing::Matcher<const std::string&>& matcher,
-      absl::Duration timeout) const;
+      Timeout timeout = std::nullopt) const;
   // At least `count` connections accepted.
   ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnections(
-      uint64_t count) const;
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnections(
-      uint64_t count, absl::Duration timeout) const;
+      uint64_t count, Timeout timeout = std::nullopt) const;
+  // The next connection accepted: the first after the one this wait last
+  // handed back (the test's first connection, the first time). Sets `*id` to
+  // its id, for Send() and the waits below, so tests need not guess ids.
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForNextConnection(
+      uint64_t* id, Timeout timeout = std::nullopt);
   // The client closed connection `connection_id` with a FIN: close() or
-  // shutdown(SHUT_WR). (At the FIN, TCP cannot tell a close from a half-close;
-  // the server then finishes its replies and closes.)
+  // shutdown(SHUT_WR). At the FIN, TCP cannot tell a close from a half-close
+  // (the server then finishes its replies and closes), so this is also the
+  // wait for a client's half-close.
   ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientClose(
-      uint64_t connection_id) const;
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientClose(
-      uint64_t connection_id, absl::Duration timeout) const;
-  // The same as WaitForClientClose: a half-close is a FIN.
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientHalfClose(
-      uint64_t connection_id) const;
+      uint64_t connection_id, Timeout timeout = std::nullopt) const;
   // The client reset connection `connection_id` (RST).
   ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientReset(
-      uint64_t connection_id) const;
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientReset(
-      uint64_t connection_id, absl::Duration timeout) const;
+      uint64_t connection_id, Timeout timeout = std::nullopt) const;
   // Connection `connection_id` ended, by either side, for any reason.
   ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnectionClosed(
-      uint64_t connection_id) const;
+      uint64_t connection_id, Timeout timeout = std::nullopt) const;
 
  protected:
   void set_waits_harness(Harness* harness) { harness_ = harness; }
 
  private:
+  absl::Duration Or(Timeout timeout) const;
   ::testing::AssertionResult Result(const absl::Status& status,
                                     const std::string& what) const;
   ::testing::AssertionResult WaitForEventOn(uint64_t connection_id,
                                             EventType type,
                                             const std::string& what,
-                                            absl::Duration timeout) const;
+                                            Timeout timeout) const;
 
-  Harness* harness_;  // not owned
+  // Not owned.
+  Harness* harness_;
+  // The id WaitForNextConnection last handed back; 0 before.
+  uint64_t last_connection_ = 0;
 };
 
 // A fixture that gives each test its own fake server. SetUp starts it
@@ -97,9 +106,9 @@ class ServerWaits {
 //    protected:
 //     fake_tcp::testing::FixtureOptions Options() const override {
 //       fake_tcp::testing::FixtureOptions o;
-//       o.server.port = 0;                        // where there is no network
-//       namespace o.server.framing = fake_tcp::Framing::Delimiter("\n"); return
-//       o;
+//       o.server.port = 0;  // a free port, where tests share the network
+//       o.server.framing = fake_tcp::Framing::Delimiter("\n");
+//       return o;
 //     }
 //   };
 class FakeTcpServerTest : public ::testing::Test, public ServerWaits {
@@ -127,7 +136,7 @@ class FakeTcpServerTest : public ::testing::Test, public ServerWaits {
 // stopped after the last. Register it once, e.g. at namespace scope:
 //
 //   const auto* const kServer =
-//   fake_tcp::testing::RegisterSharedFakeTcpServer();
+//       fake_tcp::testing::RegisterSharedFakeTcpServer();
 //
 // and derive tests from SharedFakeTcpServerTest, which resets it before each
 // test.

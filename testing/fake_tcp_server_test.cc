@@ -59,8 +59,10 @@ TEST_F(DefaultFixtureTest, WaitsSucceedOnWhatCameBeforeThem) {
   EXPECT_TRUE(WaitForMessages(1));
   EXPECT_TRUE(WaitForMessage("early"));
   EXPECT_TRUE(WaitForMessage(HasSubstr("ear")));
-  EXPECT_TRUE(WaitForClientClose(1));
-  EXPECT_TRUE(WaitForConnectionClosed(1));
+  uint64_t id = 0;
+  ASSERT_TRUE(WaitForNextConnection(&id));
+  EXPECT_TRUE(WaitForClientClose(id));
+  EXPECT_TRUE(WaitForConnectionClosed(id));
 }
 
 TEST_F(DefaultFixtureTest, FailedWaitSaysWhatWasReceivedAndIsRecorded) {
@@ -79,18 +81,48 @@ TEST_F(DefaultFixtureTest, FailedWaitSaysWhatWasReceivedAndIsRecorded) {
 TEST_F(DefaultFixtureTest, ResetAndCloseAreTold) {
   absl::StatusOr<TcpClient> a = TcpClient::Connect(address(), kTimeout);
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(WaitForConnections(1));
+  uint64_t a_id = 0;
+  ASSERT_TRUE(WaitForNextConnection(&a_id));
   a->Close(/*reset=*/true);
-  EXPECT_TRUE(WaitForClientReset(1));
-  ::testing::AssertionResult r = WaitForClientClose(1, absl::Milliseconds(50));
+  EXPECT_TRUE(WaitForClientReset(a_id));
+  ::testing::AssertionResult r =
+      WaitForClientClose(a_id, absl::Milliseconds(50));
   EXPECT_FALSE(r);
-  EXPECT_THAT(r.message(), HasSubstr("connection 1 ended otherwise"));
+  EXPECT_THAT(r.message(),
+              HasSubstr(absl::StrCat("connection ", a_id, " ended otherwise")));
   EXPECT_THAT(r.message(), HasSubstr("reset"));
 
+  // A half-close is a FIN: WaitForClientClose sees it.
   absl::StatusOr<TcpClient> b = TcpClient::Connect(address(), kTimeout);
   ASSERT_TRUE(b.ok());
+  uint64_t b_id = 0;
+  ASSERT_TRUE(WaitForNextConnection(&b_id));
+  EXPECT_GT(b_id, a_id);
   ASSERT_TRUE(b->ShutdownWrite().ok());
-  EXPECT_TRUE(WaitForClientHalfClose(2));
+  EXPECT_TRUE(WaitForClientClose(b_id));
+}
+
+TEST_F(DefaultFixtureTest, NextConnectionHandsBackEachIdInTurnAndTimesOut) {
+  absl::StatusOr<TcpClient> a = TcpClient::Connect(address(), kTimeout);
+  ASSERT_TRUE(a.ok());
+  absl::StatusOr<TcpClient> b = TcpClient::Connect(address(), kTimeout);
+  ASSERT_TRUE(b.ok());
+  uint64_t first = 0, second = 0, third = 0;
+  ASSERT_TRUE(WaitForNextConnection(&first));
+  ASSERT_TRUE(WaitForNextConnection(&second));
+  EXPECT_LT(first, second);
+  // Each id goes to the right client: a message on `a` arrives on `first`.
+  ASSERT_TRUE(a->SendAll("from a", kTimeout).ok());
+  absl::StatusOr<Event> from_a = log().WaitForMessage(
+      [](const Event& e) { return e.bytes == "from a"; }, kTimeout);
+  ASSERT_TRUE(from_a.ok()) << from_a.status();
+  EXPECT_EQ(from_a->connection_id, first);
+  ::testing::AssertionResult r =
+      WaitForNextConnection(&third, absl::Milliseconds(50));
+  EXPECT_FALSE(r);
+  EXPECT_THAT(r.message(),
+              HasSubstr(absl::StrCat("wait for a connection after ", second)));
+  EXPECT_EQ(third, 0u);
 }
 
 TEST_F(DefaultFixtureTest, Matchers) {

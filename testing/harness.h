@@ -50,8 +50,10 @@ struct FixtureOptions {
 // A wait that failed, for the transcript.
 struct FailedWait {
   absl::Time time;
-  std::string what;  // "2 messages", "a message that is equal to \"x\""
-  std::string why;   // the status message
+  // "2 messages", "a message that is equal to \"x\"".
+  std::string what;
+  // The status message.
+  std::string why;
 };
 
 // Runs one fake server with its health endpoint, in or out of process, and

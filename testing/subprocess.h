@@ -55,7 +55,6 @@ class Subprocess {
   // Where the child's stdout and stderr go.
   const std::string& stdout_path() const { return stdout_path_; }
   const std::string& stderr_path() const { return stderr_path_; }
-  pid_t pid() const { return pid_; }
   // A pidfd of the child: readable once it has exited (for poll()).
   int pidfd() const { return pidfd_; }
 

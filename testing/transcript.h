@@ -15,11 +15,14 @@ namespace fake_tcp::testing {
 // What a transcript shows: the whole log of one test, and the waits that
 // failed.
 struct TranscriptInput {
-  std::string title;    // "Suite.Test"
-  std::string address;  // of the fake server
+  // "Suite.Test".
+  std::string title;
+  // Of the fake server.
+  std::string address;
   std::vector<Event> events;
   LogCounts counts;
-  absl::Time origin;  // times are shown relative to it
+  // Times are shown relative to it.
+  absl::Time origin;
   std::vector<FailedWait> failed_waits;
 };
 

@@ -29,8 +29,8 @@ using ::testing::HasSubstr;
 class KvClientTest : public fake_tcp::testing::FakeTcpServerTest {
  protected:
   fake_tcp::testing::FixtureOptions Options() const override {
-    fake_tcp::testing::FixtureOptions
-        o;  // 127.0.0.1:9500: the client's default
+    // 127.0.0.1:9500: the client's default.
+    fake_tcp::testing::FixtureOptions o;
     o.server.framing = fake_tcp::Framing::Delimiter("\n");
     o.server.responder = [this](const fake_tcp::ReceivedMessage& m) {
       return Serve(m);
@@ -150,10 +150,12 @@ TEST_F(KvClientTest, GivesUpAfterEveryAttemptTimesOut) {
 TEST_F(KvClientTest, ReconnectsAfterTheServerDropsConnections) {
   kv::KvClient client = Client();
   ASSERT_TRUE(client.Set("k", "v1").ok());
+  uint64_t first = 0;
+  ASSERT_TRUE(WaitForNextConnection(&first));
   absl::StatusOr<int> dropped = server()->DropConnections();
   ASSERT_TRUE(dropped.ok());
   EXPECT_EQ(*dropped, 1);
-  ASSERT_TRUE(WaitForConnectionClosed(1));
+  ASSERT_TRUE(WaitForConnectionClosed(first));
   absl::StatusOr<std::string> value = client.Get("k");
   ASSERT_TRUE(value.ok()) << value.status();
   EXPECT_EQ(*value, "v1");
