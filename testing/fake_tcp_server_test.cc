@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/health_client.h"
@@ -218,6 +219,33 @@ TEST(HarnessTest, OutOfProcessLogIsMirroredAndCompleteAfterStop) {
   EXPECT_TRUE(harness.log().finished());
   EXPECT_EQ(harness.log().EventsOfType(EventType::kServerClosed).size(), 1u);
   EXPECT_EQ(harness.log().Events().front().sequence, 1u);
+}
+
+TEST(HarnessTest, OutOfProcessChildGetsEveryServerOption) {
+  FixtureOptions options;
+  options.out_of_process = true;
+  options.server.port = 0;
+  options.server.greeting = Reply("hello\n");
+  options.server.reply = "ok\n";
+  options.server.close_after_bytes = 9;  // "hello\n" + "ok\n"
+  options.server.max_connections = 1;
+  Harness harness(options);
+  const absl::Status started = harness.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  absl::StatusOr<TcpClient> c = TcpClient::Connect(harness.address(), kTimeout);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->ReceiveExactly(6, kTimeout).value_or(""), "hello\n");
+  ASSERT_TRUE(c->SendAll("x", kTimeout).ok());
+  EXPECT_EQ(c->ReceiveExactly(3, kTimeout).value_or(""), "ok\n");
+  // close_after_bytes reached the child: it closed after 9 bytes.
+  ASSERT_TRUE(harness.log()
+                  .WaitForEvent(
+                      [](const Event& e) {
+                        return e.type == EventType::kServerClosed &&
+                               absl::StrContains(e.detail, "close_after_bytes");
+                      },
+                      kTimeout)
+                  .ok());
 }
 
 TEST(HarnessTest, OutOfProcessRejectsCppOnlyOptions) {

@@ -21,6 +21,7 @@
 #include "client/health_client.h"
 #include "server/event_stream.h"
 #include "server/framing.h"
+#include "server/options_flags.h"
 #include "testing/network_isolation.h"
 #include "tools/base/file.h"
 #include "tools/base/net.h"
@@ -97,17 +98,13 @@ absl::Status Harness::StartInProcess() {
 
 absl::Status Harness::StartChild() {
   const ServerOptions& o = options_.server;
-  if (o.responder || o.greeting.has_value() ||
-      o.reply_latency != absl::ZeroDuration() || o.bytes_per_second != 0 ||
-      o.close_after_bytes != SIZE_MAX) {
-    return absl::InvalidArgumentError(
-        "out of process: a responder, greeting or server-wide faults are C++ "
-        "values and cannot reach the child; pass flags in extra_flags instead");
-  }
-  absl::StatusOr<std::string> framing = FramingSpec(o.framing);
-  if (!framing.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("out of process: ", framing.status().message()));
+  absl::StatusOr<std::vector<std::string>> server_flags =
+      ServerOptionsToFlags(o);
+  if (!server_flags.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "out of process: options.server.", server_flags.status().message(),
+        "; it cannot reach the child (pass flags in extra_flags, or a "
+        "script)"));
   }
   absl::StatusOr<std::string> binary =
       Runfile("fake_tcp_server/tools/fake_tcp_server");
@@ -123,25 +120,14 @@ absl::Status Harness::StartChild() {
   const std::string event_log = dir + "/events";
   std::vector<std::string> argv = {
       *binary,
-      absl::StrCat("--address=", o.address),
-      absl::StrCat("--port=", o.port),
       absl::StrCat("--health_port=", options_.health.port),
       absl::StrCat("--health_service=", options_.health.service),
       absl::StrCat("--address_file=", address_file),
       absl::StrCat("--health_address_file=", health_file),
       absl::StrCat("--event_log=", event_log),
-      absl::StrCat("--framing=", *framing),
-      absl::StrCat("--max_message_size=", o.max_message_size),
-      absl::StrCat("--max_connections=", o.max_connections),
-      absl::StrCat("--log_max_events=", o.log_limits.max_events),
-      absl::StrCat("--log_max_bytes=", o.log_limits.max_bytes),
       "--quiet",
   };
-  if (o.reply.has_value()) {
-    argv.push_back(absl::StrCat("--reply=", absl::CEscape(*o.reply)));
-  } else {
-    argv.push_back("--no_reply");
-  }
+  argv.insert(argv.end(), server_flags->begin(), server_flags->end());
   if (options_.script.has_value()) {
     if (absl::Status s = ValidateScript(*options_.script); !s.ok()) {
       return absl::InvalidArgumentError(

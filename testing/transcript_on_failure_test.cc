@@ -74,7 +74,7 @@ TEST(TranscriptOnFailureTest, AFailedTestLeavesItsTranscript) {
                   "FailingSetUpTest.NeverRuns.transcript.html"));
   // A SetUp that failed says why, and the body never ran.
   EXPECT_THAT(child->Stdout(),
-              HasSubstr("a responder, greeting or server-wide faults"));
+              HasSubstr("options.server.responder: C++ code has no flag"));
   EXPECT_THAT(child->Stdout(), ::testing::Not(HasSubstr("the body ran")));
   const std::string html = ReadFile(
       outputs + "/FailingTest.WaitsForAMessageThatNeverComes.transcript.html");

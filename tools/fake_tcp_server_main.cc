@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -37,16 +38,60 @@
 #include "server/fake_tcp_server.h"
 #include "server/framing.h"
 #include "server/health_sidecar.h"
+#include "server/options_flags.h"
 #include "server/script.h"
 #include "tools/base/deadline.h"
 #include "tools/base/file.h"
 #include "tools/flags.h"
 
+// The flags of ServerOptions' fields: each has the field's default, and is
+// read back through ApplyServerOptionFlag (server/options_flags.h), the codec
+// the out-of-process fixture writes them with.
+namespace {
+const fake_tcp::ServerOptions kDefaults;
+}  // namespace
+
 ABSL_FLAG(
-    std::string, address, "127.0.0.1",
+    std::string, address, kDefaults.address,
     "Address to listen on: an IP (127.0.0.1, ::1) or a host name resolved "
     "once (localhost).");
-ABSL_FLAG(int, port, 9500, "TCP port to listen on; 0 picks a free port.");
+ABSL_FLAG(int, port, kDefaults.port,
+          "TCP port to listen on; 0 picks a free port.");
+ABSL_FLAG(int, backlog, kDefaults.backlog,
+          "The listen backlog: connects beyond it wait in SYN queues.");
+ABSL_FLAG(std::string, framing, "raw",
+          "How messages are cut: raw | line | crlf | delimiter:<escaped> | "
+          "length:<1|2|4|8>[:big|:little][:inclusive] | fixed:<bytes>.");
+ABSL_FLAG(int64_t, max_message_size,
+          static_cast<int64_t>(kDefaults.max_message_size),
+          "Largest message in bytes; a larger one closes its connection.");
+ABSL_FLAG(int64_t, max_connections,
+          static_cast<int64_t>(kDefaults.max_connections),
+          "Connections open at once; one more is accepted and closed at once.");
+ABSL_FLAG(int64_t, max_pending_output,
+          static_cast<int64_t>(kDefaults.max_pending_output),
+          "Unsent reply bytes per connection past which the server stops "
+          "reading from it until the client reads.");
+ABSL_FLAG(int64_t, read_size, static_cast<int64_t>(kDefaults.read_size),
+          "Bytes read from a socket at a time (1 to 16 MiB).");
+ABSL_FLAG(int64_t, log_max_events,
+          static_cast<int64_t>(kDefaults.log_limits.max_events),
+          "Entries the message log keeps; older ones are dropped and counted.");
+ABSL_FLAG(int64_t, log_max_bytes,
+          static_cast<int64_t>(kDefaults.log_limits.max_bytes),
+          "Message bytes the message log keeps; older entries are dropped.");
+ABSL_FLAG(std::string, reply, "Received",
+          "Reply to every message (C escapes allowed, e.g. OK\\r\\n).");
+ABSL_FLAG(bool, no_reply, false, "Reply nothing (overrides --reply).");
+ABSL_FLAG(std::string, greeting, "",
+          "Send this to every new connection first (C escapes allowed).");
+ABSL_FLAG(absl::Duration, reply_latency, kDefaults.reply_latency,
+          "Wait this long before every reply (e.g. 25ms).");
+ABSL_FLAG(int64_t, bytes_per_second, kDefaults.bytes_per_second,
+          "Limit every reply to this rate (0: unlimited).");
+ABSL_FLAG(int64_t, close_after_bytes, 0,
+          "Close a connection once it was sent this many bytes in all (0: "
+          "never).");
 ABSL_FLAG(
     int, health_port, 0,
     "Port of the grpc.health.v1 endpoint on loopback; 0 picks a free port.");
@@ -59,24 +104,10 @@ ABSL_FLAG(
     "accepts.");
 ABSL_FLAG(std::string, health_address_file, "",
           "Write the health endpoint's host:port to this file (atomically).");
-ABSL_FLAG(std::string, framing, "raw",
-          "How messages are cut: raw | line | crlf | delimiter:<escaped> | "
-          "length:<1|2|4|8>[:big|:little][:inclusive] | fixed:<bytes>.");
-ABSL_FLAG(std::string, reply, "Received",
-          "Reply to every message (C escapes allowed, e.g. OK\\r\\n).");
-ABSL_FLAG(bool, no_reply, false, "Reply nothing (overrides --reply).");
 ABSL_FLAG(std::string, script, "",
           "Scripted replies and faults (server/script.proto): protobuf text "
           "format, or JSON for a .json file. Its framing, greeting and faults "
           "override the flags'; messages no rule matches get its fallback.");
-ABSL_FLAG(int64_t, max_message_size, int64_t{1} << 20,
-          "Largest message in bytes; a larger one closes its connection.");
-ABSL_FLAG(int64_t, max_connections, 1024,
-          "Connections open at once; one more is accepted and closed at once.");
-ABSL_FLAG(int64_t, log_max_events, 100000,
-          "Entries the message log keeps; older ones are dropped and counted.");
-ABSL_FLAG(int64_t, log_max_bytes, int64_t{64} << 20,
-          "Message bytes the message log keeps; older entries are dropped.");
 ABSL_FLAG(
     std::string, event_log, "",
     "Stream every log entry to this file as it happens (length-delimited "
@@ -217,43 +248,17 @@ void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
 absl::StatusOr<ServerOptions> OptionsFromFlags(
     std::shared_ptr<ScriptedResponder>* scripted) {
   ServerOptions options;
-  options.address = absl::GetFlag(FLAGS_address);
-  options.port = absl::GetFlag(FLAGS_port);
-  absl::StatusOr<Framing> framing =
-      ParseFramingSpec(absl::GetFlag(FLAGS_framing));
-  if (!framing.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--framing: ", framing.status().message()));
-  }
-  options.framing = *framing;
-  if (absl::GetFlag(FLAGS_no_reply)) {
-    options.reply = std::nullopt;
-  } else {
-    std::string reply, error;
-    if (!absl::CUnescape(absl::GetFlag(FLAGS_reply), &reply, &error)) {
-      return absl::InvalidArgumentError(absl::StrCat("--reply: ", error));
+  for (const std::string& name : ServerOptionFlagNames()) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("--", name, " is a server option but not a flag"));
     }
-    options.reply = reply;
-  }
-  struct Limit {
-    const char* flag;
-    int64_t value;
-    size_t* field;
-  };
-  for (const Limit& limit :
-       {Limit{"--max_message_size", absl::GetFlag(FLAGS_max_message_size),
-              &options.max_message_size},
-        Limit{"--max_connections", absl::GetFlag(FLAGS_max_connections),
-              &options.max_connections},
-        Limit{"--log_max_events", absl::GetFlag(FLAGS_log_max_events),
-              &options.log_limits.max_events},
-        Limit{"--log_max_bytes", absl::GetFlag(FLAGS_log_max_bytes),
-              &options.log_limits.max_bytes}}) {
-    if (limit.value <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(limit.flag, " must be positive, got ", limit.value));
+    if (absl::Status s =
+            ApplyServerOptionFlag(name, flag->CurrentValue(), &options);
+        !s.ok()) {
+      return s;
     }
-    *limit.field = static_cast<size_t>(limit.value);
   }
   const std::string script_path = UserPath(absl::GetFlag(FLAGS_script));
   if (!script_path.empty()) {
@@ -270,10 +275,6 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
     }
     *scripted = *responder;
     if (absl::Status s = (*scripted)->ApplyTo(&options); !s.ok()) return s;
-  }
-  if (options.port < 0 || options.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--port must be 0..65535, got ", options.port));
   }
   const int health_port = absl::GetFlag(FLAGS_health_port);
   if (health_port < 0 || health_port > 65535) {

@@ -1,0 +1,257 @@
+#include "server/options_flags.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace fake_tcp {
+namespace {
+
+// One flag: how to write its field, and how to read it back.
+struct OptionFlag {
+  std::string name;
+  // Returns the value to write, or an error for a value with no spelling.
+  std::function<absl::StatusOr<std::string>(const ServerOptions&)> write;
+  std::function<absl::Status(absl::string_view, ServerOptions*)> read;
+};
+
+absl::Status Bad(absl::string_view name, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("--", name, why));
+}
+
+// A flag of an integer field, at least `min`.
+template <typename T>
+OptionFlag IntFlag(std::string name, T ServerOptions::*field, int64_t min) {
+  return OptionFlag{
+      name,
+      [field](const ServerOptions& o) -> absl::StatusOr<std::string> {
+        return absl::StrCat(o.*field);
+      },
+      [name, field, min](absl::string_view value, ServerOptions* o) {
+        int64_t n = 0;
+        if (!absl::SimpleAtoi(value, &n)) {
+          return Bad(name, absl::StrCat(": not a number: \"", value, "\""));
+        }
+        if (n < min) {
+          return Bad(name,
+                     min == 1 ? absl::StrCat(" must be positive, got ", n)
+                              : absl::StrCat(" must be >= ", min, ", got ", n));
+        }
+        o->*field = static_cast<T>(n);
+        return absl::OkStatus();
+      }};
+}
+
+// A flag of a LogLimits field, positive.
+OptionFlag LogLimitFlag(std::string name, size_t LogLimits::*field) {
+  return OptionFlag{
+      name,
+      [field](const ServerOptions& o) -> absl::StatusOr<std::string> {
+        return absl::StrCat(o.log_limits.*field);
+      },
+      [name, field](absl::string_view value, ServerOptions* o) {
+        int64_t n = 0;
+        if (!absl::SimpleAtoi(value, &n) || n <= 0) {
+          return Bad(name, absl::StrCat(" must be positive, got ", value));
+        }
+        o->log_limits.*field = static_cast<size_t>(n);
+        return absl::OkStatus();
+      }};
+}
+
+absl::StatusOr<std::string> Unescape(absl::string_view name,
+                                     absl::string_view value) {
+  std::string bytes, error;
+  if (!absl::CUnescape(value, &bytes, &error)) return Bad(name, ": " + error);
+  return bytes;
+}
+
+std::vector<OptionFlag> MakeFlags() {
+  std::vector<OptionFlag> flags;
+  flags.push_back({"address",
+                   [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+                     return o.address;
+                   },
+                   [](absl::string_view value, ServerOptions* o) {
+                     o->address = std::string(value);
+                     return absl::OkStatus();
+                   }});
+  flags.push_back(
+      {"port",
+       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+         return absl::StrCat(o.port);
+       },
+       [](absl::string_view value, ServerOptions* o) {
+         int port = 0;
+         if (!absl::SimpleAtoi(value, &port) || port < 0 || port > 65535) {
+           return Bad("port", absl::StrCat(" must be 0..65535, got ", value));
+         }
+         o->port = port;
+         return absl::OkStatus();
+       }});
+  flags.push_back(IntFlag("backlog", &ServerOptions::backlog, 1));
+  flags.push_back({"framing",
+                   [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+                     absl::StatusOr<std::string> spec = FramingSpec(o.framing);
+                     if (!spec.ok()) {
+                       return absl::InvalidArgumentError(
+                           absl::StrCat("framing: ", spec.status().message()));
+                     }
+                     return spec;
+                   },
+                   [](absl::string_view value, ServerOptions* o) {
+                     absl::StatusOr<Framing> framing = ParseFramingSpec(value);
+                     if (!framing.ok())
+                       return Bad(
+                           "framing",
+                           absl::StrCat(": ", framing.status().message()));
+                     o->framing = *framing;
+                     return absl::OkStatus();
+                   }});
+  flags.push_back(
+      IntFlag("max_message_size", &ServerOptions::max_message_size, 1));
+  flags.push_back(
+      IntFlag("max_connections", &ServerOptions::max_connections, 1));
+  flags.push_back(
+      IntFlag("max_pending_output", &ServerOptions::max_pending_output, 0));
+  flags.push_back(IntFlag("read_size", &ServerOptions::read_size, 1));
+  flags.push_back(LogLimitFlag("log_max_events", &LogLimits::max_events));
+  flags.push_back(LogLimitFlag("log_max_bytes", &LogLimits::max_bytes));
+  flags.push_back({"reply",
+                   [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+                     return absl::CEscape(o.reply.value_or("Received"));
+                   },
+                   [](absl::string_view value, ServerOptions* o) {
+                     absl::StatusOr<std::string> bytes =
+                         Unescape("reply", value);
+                     if (!bytes.ok()) return bytes.status();
+                     o->reply = *bytes;
+                     return absl::OkStatus();
+                   }});
+  // After --reply: it overrides it.
+  flags.push_back({"no_reply",
+                   [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+                     return o.reply.has_value() ? "false" : "true";
+                   },
+                   [](absl::string_view value, ServerOptions* o) {
+                     bool none = false;
+                     if (!absl::SimpleAtob(value, &none)) {
+                       return Bad("no_reply",
+                                  absl::StrCat(": not a bool: ", value));
+                     }
+                     if (none) o->reply = std::nullopt;
+                     return absl::OkStatus();
+                   }});
+  flags.push_back(
+      {"greeting",
+       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+         if (!o.greeting.has_value()) return std::string();
+         const Reply& g = *o.greeting;
+         const Reply plain;
+         if (g.delay != plain.delay || g.slice_bytes != plain.slice_bytes ||
+             g.slice_pause != plain.slice_pause ||
+             g.bytes_per_second != plain.bytes_per_second ||
+             g.send_only != plain.send_only || g.then != plain.then ||
+             g.then_delay != plain.then_delay) {
+           return absl::InvalidArgumentError(
+               "greeting: only its bytes have a flag, not its faults");
+         }
+         if (g.bytes.empty()) {
+           return absl::InvalidArgumentError(
+               "greeting: an empty greeting has no flag (it is no greeting)");
+         }
+         return absl::CEscape(g.bytes);
+       },
+       [](absl::string_view value, ServerOptions* o) {
+         absl::StatusOr<std::string> bytes = Unescape("greeting", value);
+         if (!bytes.ok()) return bytes.status();
+         if (bytes->empty()) {
+           o->greeting = std::nullopt;
+         } else {
+           o->greeting = Reply(*bytes);
+         }
+         return absl::OkStatus();
+       }});
+  flags.push_back(
+      {"reply_latency",
+       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+         return absl::FormatDuration(o.reply_latency);
+       },
+       [](absl::string_view value, ServerOptions* o) {
+         absl::Duration d;
+         if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration()) {
+           return Bad("reply_latency",
+                      absl::StrCat(" must be a duration >= 0 (\"25ms\"), got ",
+                                   value));
+         }
+         o->reply_latency = d;
+         return absl::OkStatus();
+       }});
+  flags.push_back(
+      IntFlag("bytes_per_second", &ServerOptions::bytes_per_second, 0));
+  flags.push_back(
+      {"close_after_bytes",
+       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+         return absl::StrCat(
+             o.close_after_bytes == SIZE_MAX ? 0 : o.close_after_bytes);
+       },
+       [](absl::string_view value, ServerOptions* o) {
+         int64_t n = 0;
+         if (!absl::SimpleAtoi(value, &n) || n < 0) {
+           return Bad("close_after_bytes",
+                      absl::StrCat(" must be >= 0 (0: never), got ", value));
+         }
+         o->close_after_bytes = n == 0 ? SIZE_MAX : static_cast<size_t>(n);
+         return absl::OkStatus();
+       }});
+  return flags;
+}
+
+const std::vector<OptionFlag>& Flags() {
+  static const auto* const flags = new std::vector<OptionFlag>(MakeFlags());
+  return *flags;
+}
+
+}  // namespace
+
+const std::vector<std::string>& ServerOptionFlagNames() {
+  static const auto* const names = [] {
+    auto* names = new std::vector<std::string>();
+    for (const OptionFlag& flag : Flags()) names->push_back(flag.name);
+    return names;
+  }();
+  return *names;
+}
+
+absl::StatusOr<std::vector<std::string>> ServerOptionsToFlags(
+    const ServerOptions& options) {
+  if (options.responder) {
+    return absl::InvalidArgumentError(
+        "responder: C++ code has no flag (use a script instead)");
+  }
+  std::vector<std::string> out;
+  for (const OptionFlag& flag : Flags()) {
+    absl::StatusOr<std::string> value = flag.write(options);
+    if (!value.ok()) return value.status();
+    out.push_back(absl::StrCat("--", flag.name, "=", *value));
+  }
+  return out;
+}
+
+absl::Status ApplyServerOptionFlag(absl::string_view name,
+                                   absl::string_view value,
+                                   ServerOptions* options) {
+  for (const OptionFlag& flag : Flags()) {
+    if (flag.name == name) return flag.read(value, options);
+  }
+  return absl::NotFoundError(
+      absl::StrCat("--", name, " is not a server option flag"));
+}
+
+}  // namespace fake_tcp
