@@ -18,22 +18,19 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
+#include "testing/server_test_util.h"
 #include "testing/test_util.h"
 #include "tools/base/file.h"
 
 namespace fake_tcp {
 namespace {
 
+using ::fake_tcp::testing::AnyPort;
+
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
-
-ServerOptions AnyPort() {
-  ServerOptions options;
-  options.port = 0;
-  return options;
-}
 
 HealthStatus MustCheck(const HealthSidecar& health,
                        const std::string& service) {

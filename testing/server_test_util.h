@@ -1,0 +1,50 @@
+#ifndef TESTING_SERVER_TEST_UTIL_H_
+#define TESTING_SERVER_TEST_UTIL_H_
+
+// Small helpers for the tests of the server, client and tools over real
+// sockets (not for users' tests: the fixture in fake_tcp_server.h is).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "client/tcp_client.h"
+#include "server/message_log.h"
+#include "server/script.h"
+#include "server/server_options.h"
+
+namespace fake_tcp::testing {
+
+// Generous: bounds a hang, does not measure speed.
+inline constexpr absl::Duration kSocketTimeout = absl::Seconds(30);
+
+// Default ServerOptions on a free port (port 0).
+ServerOptions AnyPort();
+
+// Returns a client connected to `address`. If it cannot connect within
+// kSocketTimeout, fails the test with the error and ends the binary (there is
+// no client to return).
+TcpClient MustConnect(const std::string& address);
+
+// Returns `n` bytes from `client`, or the error as text (so a failure reads
+// well).
+std::string ReadN(TcpClient& client, size_t n);
+
+// Returns the types of the logged events of connection `id`, in order.
+std::vector<EventType> TypesOf(const MessageLog& log, uint64_t id);
+
+// Returns a responder for `script`; a test failure and null if it is invalid.
+std::shared_ptr<ScriptedResponder> MakeResponder(const Script& script);
+
+// Returns the reply bytes `responder` gives `message` (on connection
+// `connection`), "<none>" for no reply.
+std::string Ask(ScriptedResponder& responder, absl::string_view message,
+                uint64_t connection = 1);
+
+}  // namespace fake_tcp::testing
+
+#endif  // TESTING_SERVER_TEST_UTIL_H_
