@@ -30,72 +30,9 @@
 #include "server/message_log.h"
 #include "testing/harness.h"
 #include "testing/matchers.h"
+#include "testing/server_waits.h"
 
 namespace fake_tcp::testing {
-
-// Waits on a harness's log, as assertion results. Each counts what arrived
-// before it was called, and on failure says what was actually received (text,
-// or hex for binary bytes) and marks the transcript. Every wait takes an
-// optional timeout; without one it waits the fixture's
-// FixtureOptions::wait_timeout.
-//
-//   uint64_t id;
-//   ASSERT_TRUE(WaitForNextConnection(&id));
-//   ASSERT_TRUE(WaitForMessage("PING"));
-//   EXPECT_TRUE(WaitForClientClose(id, absl::Seconds(1)));
-class ServerWaits {
- public:
-  // std::nullopt: the fixture's wait_timeout.
-  using Timeout = std::optional<absl::Duration>;
-
-  explicit ServerWaits(Harness* harness = nullptr) : harness_(harness) {}
-
-  // At least `count` messages received.
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessages(
-      uint64_t count, Timeout timeout = std::nullopt) const;
-  // A received message whose bytes match `matcher` (e.g. "GET k",
-  // HasSubstr("k")).
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForMessage(
-      const ::testing::Matcher<const std::string&>& matcher,
-      Timeout timeout = std::nullopt) const;
-  // At least `count` connections accepted.
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnections(
-      uint64_t count, Timeout timeout = std::nullopt) const;
-  // The next connection accepted: the first after the one this wait last
-  // handed back (the test's first connection, the first time). Sets `*id` to
-  // its id, for Send() and the waits below, so tests need not guess ids.
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForNextConnection(
-      uint64_t* id, Timeout timeout = std::nullopt);
-  // The client closed connection `connection_id` with a FIN: close() or
-  // shutdown(SHUT_WR). At the FIN, TCP cannot tell a close from a half-close
-  // (the server then finishes its replies and closes), so this is also the
-  // wait for a client's half-close.
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientClose(
-      uint64_t connection_id, Timeout timeout = std::nullopt) const;
-  // The client reset connection `connection_id` (RST).
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForClientReset(
-      uint64_t connection_id, Timeout timeout = std::nullopt) const;
-  // Connection `connection_id` ended, by either side, for any reason.
-  ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnectionClosed(
-      uint64_t connection_id, Timeout timeout = std::nullopt) const;
-
- protected:
-  void set_waits_harness(Harness* harness) { harness_ = harness; }
-
- private:
-  absl::Duration Or(Timeout timeout) const;
-  ::testing::AssertionResult Result(const absl::Status& status,
-                                    const std::string& what) const;
-  ::testing::AssertionResult WaitForEventOn(uint64_t connection_id,
-                                            EventType type,
-                                            const std::string& what,
-                                            Timeout timeout) const;
-
-  // Not owned.
-  Harness* harness_;
-  // The id WaitForNextConnection last handed back; 0 before.
-  uint64_t last_connection_ = 0;
-};
 
 // A fixture that gives each test its own fake server. SetUp starts it
 // (127.0.0.1:9500 by default) with its health endpoint and blocks until the

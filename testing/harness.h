@@ -4,48 +4,20 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
 #include "server/health_sidecar.h"
 #include "server/message_log.h"
 #include "server/script.h"
-#include "testing/subprocess.h"
+#include "testing/child_server.h"
+#include "testing/fixture_options.h"
 
 namespace fake_tcp::testing {
-
-// How a test's fake server runs.
-struct FixtureOptions {
-  FixtureOptions();
-
-  // The fake: port 9500 by default (as code under test often hard-codes it);
-  // set `server.port = 0` where tests do not run in their own network
-  // namespace.
-  ServerOptions server;
-  // Its grpc.health.v1 endpoint (an ephemeral loopback port by default).
-  HealthOptions health;
-  // How long SetUp waits, on the health endpoint, for SERVING.
-  absl::Duration ready_timeout = absl::Seconds(30);
-  // The default deadline of the fixture's waits.
-  absl::Duration wait_timeout = absl::Seconds(10);
-  // Run //tools:fake_tcp_server as a child process instead of in this process:
-  // for code under test that forks, or tests that must not share the process.
-  // The child's log is streamed back and stays complete after it stops. Options
-  // that are C++ code (responder, custom framing) cannot cross; use
-  // `extra_flags`.
-  bool out_of_process = false;
-  // More flags for the child (out of process), e.g. {"--reply=OK\\n"}.
-  std::vector<std::string> extra_flags;
-  // Scripted replies and faults (server/script.proto), in or out of process:
-  // its framing, greeting and faults override `server`'s.
-  std::optional<Script> script;
-};
 
 // A wait that failed, for the transcript.
 struct FailedWait {
@@ -86,7 +58,8 @@ class Harness {
   // The in-process script (which rules matched, messages no rule matched), or
   // null without `options.script` or out of process.
   ScriptedResponder* script() { return script_.get(); }
-  std::string address() const;  // "127.0.0.1:9500"
+  // "127.0.0.1:9500".
+  std::string address() const;
   int port() const;
   std::string health_address() const;
   const FixtureOptions& options() const { return options_; }
@@ -99,10 +72,6 @@ class Harness {
 
  private:
   absl::Status StartInProcess();
-  absl::Status StartChild();
-  // Follows the child's event log into `mirror_` until `stop_fd_` is signalled,
-  // then reads what is left and finishes the mirror.
-  void Follow(const std::string& path);
 
   const FixtureOptions options_;
   // In process.
@@ -110,17 +79,13 @@ class Harness {
   std::unique_ptr<FakeTcpServer> server_;
   std::unique_ptr<HealthSidecar> health_;
   // Out of process.
-  std::unique_ptr<Subprocess> child_;
-  std::unique_ptr<MessageLog> mirror_;
-  std::thread follower_;
-  int stop_fd_ = -1;
-  std::string child_address_;
-  std::string child_health_address_;
+  std::unique_ptr<ChildServer> child_;
   bool stopped_ = false;
 
   // What log() returns when Start() failed before there was a server or mirror.
   MessageLog empty_log_;
 
+  // Guards the failed waits, recorded from any thread.
   mutable absl::Mutex mu_;
   std::vector<FailedWait> failed_waits_ ABSL_GUARDED_BY(mu_);
 };

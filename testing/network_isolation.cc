@@ -211,4 +211,10 @@ std::string PortInUseHint(const std::string& address) {
       kPortZero);
 }
 
+std::string PortInUseMessage(const std::string& address,
+                             absl::string_view why) {
+  return absl::StrCat("the fake server cannot listen on ", address, ": ", why,
+                      ". ", PortInUseHint(address));
+}
+
 }  // namespace fake_tcp::testing

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace fake_tcp::testing {
 
@@ -69,6 +70,10 @@ void SetStartupNetworkIsolation(NetworkIsolation isolation);
 // Returns why `address` (e.g. "127.0.0.1:9500") may be in use and what fixes
 // it for the executor this test runs on, for the error of a failed bind.
 std::string PortInUseHint(const std::string& address);
+
+// Returns the whole error of a fake server that cannot listen on `address`:
+// "the fake server cannot listen on <address>: <why>. <PortInUseHint>".
+std::string PortInUseMessage(const std::string& address, absl::string_view why);
 
 }  // namespace fake_tcp::testing
 

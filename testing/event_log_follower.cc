@@ -1,0 +1,70 @@
+#include "testing/event_log_follower.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/event_stream.h"
+
+namespace fake_tcp::testing {
+
+void EventLogFollower::Start(const std::string& path, MessageLog* log) {
+  stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  thread_ = std::thread(&EventLogFollower::Follow, this, path, log);
+}
+
+void EventLogFollower::Stop() {
+  if (!thread_.joinable()) return;
+  const uint64_t one = 1;
+  (void)write(stop_.get(), &one, sizeof(one));
+  thread_.join();
+  stop_.reset();
+}
+
+void EventLogFollower::Follow(const std::string& path, MessageLog* log) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd notify(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (notify.ok() && fd.ok()) {
+    inotify_add_watch(notify.get(), path.c_str(), IN_MODIFY | IN_CLOSE_WRITE);
+  }
+  EventStreamDecoder decoder;
+  bool stopping = false;
+  while (fd.ok()) {
+    // Read everything there is; then, unless stopping, wait for more.
+    char buffer[65536];
+    ssize_t n;
+    while ((n = read(fd.get(), buffer, sizeof(buffer))) > 0) {
+      absl::StatusOr<std::vector<Event>> events =
+          decoder.Feed(absl::string_view(buffer, static_cast<size_t>(n)));
+      if (!events.ok()) {
+        Event error;
+        error.type = EventType::kFramingError;
+        error.time = absl::Now();
+        error.detail =
+            absl::StrCat("event log unreadable: ", events.status().message());
+        log->Append(std::move(error));
+        stopping = true;
+        break;
+      }
+      for (Event& e : *events) log->AppendMirrored(std::move(e));
+    }
+    if (stopping) break;
+    pollfd fds[2] = {{notify.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents & POLLIN) stopping = true;  // one more read, then done
+    char events[sizeof(inotify_event) + NAME_MAX + 1];
+    while (notify.ok() && read(notify.get(), events, sizeof(events)) > 0) {
+    }
+  }
+  log->Finish();
+}
+
+}  // namespace fake_tcp::testing
