@@ -27,17 +27,8 @@ using ::testing::IsEmpty;
 namespace s = ::fake_tcp::script;
 using ::fake_tcp::testing::Ask;
 
-constexpr absl::Duration kTimeout = absl::Seconds(30);
-
 std::shared_ptr<ScriptedResponder> Make(const Script& script) {
   return ::fake_tcp::testing::MakeResponder(script);
-}
-
-Script OneRule(Matcher m) {
-  Script script;
-  *script.add_rules() = s::When(std::move(m), s::Bytes("yes"));
-  script.mutable_fallback()->set_reply("no");
-  return script;
 }
 
 TEST(ScriptTest, ValidationNamesTheField) {

@@ -33,13 +33,6 @@ std::shared_ptr<ScriptedResponder> Make(const Script& script) {
   return ::fake_tcp::testing::MakeResponder(script);
 }
 
-Script OneRule(Matcher m) {
-  Script script;
-  *script.add_rules() = s::When(std::move(m), s::Bytes("yes"));
-  script.mutable_fallback()->set_reply("no");
-  return script;
-}
-
 constexpr char kKvScript[] = R"pb(
   framing { delimiter: "\n" }
   rules {
