@@ -10,7 +10,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
@@ -24,19 +23,12 @@ namespace {
 
 using ::fake_tcp::testing::AnyPort;
 using ::fake_tcp::testing::kSanitized;
+using ::fake_tcp::testing::MustConnect;
 using ::fake_tcp::testing::ReadN;
 using ::fake_tcp::testing::ResidentBytes;
-using ::fake_tcp::testing::TypesOf;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 
-// Generous: these bound a hang, they do not measure speed.
-constexpr absl::Duration kTimeout = absl::Seconds(30);
-
-TcpClient MustConnect(const FakeTcpServer& server) {
-  return ::fake_tcp::testing::MustConnect(server.address());
-}
+constexpr absl::Duration kTimeout = ::fake_tcp::testing::kSocketTimeout;
 
 TEST(FakeTcpServerTest, PersistentConnectionThousandMessages) {
   ServerOptions options = AnyPort();

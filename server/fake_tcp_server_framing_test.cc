@@ -4,38 +4,27 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
 #include "testing/server_test_util.h"
-#include "testing/test_util.h"
 
 namespace fake_tcp {
 namespace {
 
 using ::fake_tcp::testing::AnyPort;
-using ::fake_tcp::testing::kSanitized;
+using ::fake_tcp::testing::MustConnect;
 using ::fake_tcp::testing::ReadN;
-using ::fake_tcp::testing::ResidentBytes;
 using ::fake_tcp::testing::TypesOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
 
-// Generous: these bound a hang, they do not measure speed.
-constexpr absl::Duration kTimeout = absl::Seconds(30);
-
-TcpClient MustConnect(const FakeTcpServer& server) {
-  return ::fake_tcp::testing::MustConnect(server.address());
-}
+constexpr absl::Duration kTimeout = ::fake_tcp::testing::kSocketTimeout;
 
 TEST(FakeTcpServerTest, OneByteAtATimeWithDelimiterFraming) {
   ServerOptions options = AnyPort();

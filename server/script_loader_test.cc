@@ -1,10 +1,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
@@ -20,9 +18,7 @@ namespace fake_tcp {
 namespace {
 
 using ::testing::AllOf;
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 namespace s = ::fake_tcp::script;
 using ::fake_tcp::testing::Ask;

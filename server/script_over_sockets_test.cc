@@ -1,7 +1,5 @@
-#include <fstream>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,13 +17,10 @@
 namespace fake_tcp {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 namespace s = ::fake_tcp::script;
-using ::fake_tcp::testing::Ask;
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
 

@@ -1,6 +1,5 @@
 #include "server/script.h"
 
-#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,7 +22,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 namespace s = ::fake_tcp::script;
 using ::fake_tcp::testing::Ask;

@@ -21,6 +21,10 @@ TcpClient MustConnect(const std::string& address) {
   return *std::move(client);
 }
 
+TcpClient MustConnect(const FakeTcpServer& server) {
+  return MustConnect(server.address());
+}
+
 std::string ReadN(TcpClient& client, size_t n) {
   absl::StatusOr<std::string> bytes = client.ReceiveExactly(n, kSocketTimeout);
   return bytes.ok() ? *bytes : bytes.status().ToString();

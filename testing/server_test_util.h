@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
+#include "server/fake_tcp_server.h"
 #include "server/message_log.h"
 #include "server/script.h"
 #include "server/server_options.h"
@@ -29,6 +30,8 @@ ServerOptions AnyPort();
 // kSocketTimeout, fails the test with the error and ends the binary (there is
 // no client to return).
 TcpClient MustConnect(const std::string& address);
+// MustConnect(server.address()).
+TcpClient MustConnect(const FakeTcpServer& server);
 
 // Returns `n` bytes from `client`, or the error as text (so a failure reads
 // well).
