@@ -37,7 +37,7 @@ def fake_tcp_server_test(
     if own_network:
         all_deps.append(str(Label("//testing:own_network")))
     if main:
-        all_deps.append("@system_libs//:gmock_main")
+        all_deps.append(str(Label("@fake_tcp_deps//:gmock_main")))
     all_tags = list(tags)
     if own_network and "block-network" not in all_tags:
         all_tags.append("block-network")

@@ -9,6 +9,7 @@
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -36,10 +37,27 @@ bool IsBuiltIn(absl::string_view name) {
   exit(code);
 }
 
+// True for the files whose flags --help shows: a program's own
+// tools/<name>_main.cc, whatever the binary is called. (absl's default matches
+// the file to the binary's name, so a copied or renamed binary showed none.)
+bool IsProgramFlagsFile(absl::string_view file) {
+  return absl::EndsWith(file, "_main.cc") &&
+         (absl::StartsWith(file, "tools/") ||
+          absl::StrContains(file, "/tools/"));
+}
+
 }  // namespace
+
+void ShowProgramFlagsInHelp() {
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = IsProgramFlagsFile;
+  usage.contains_helpshort_flags = IsProgramFlagsFile;
+  absl::SetFlagsUsageConfig(usage);
+}
 
 std::vector<char*> ParseFlagsOrExit(int argc, char** argv,
                                     int usage_exit_code) {
+  ShowProgramFlagsInHelp();
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;

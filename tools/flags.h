@@ -14,6 +14,11 @@ namespace fake_tcp {
 // too (every setting is a flag). Returns argv[0] alone.
 std::vector<char*> ParseFlagsOrExit(int argc, char** argv, int usage_exit_code);
 
+// Makes --help and --helpshort list the flags of the program's own
+// tools/<name>_main.cc whatever the binary is called (absl's default matches
+// the file to the binary's name). ParseFlagsOrExit calls it.
+void ShowProgramFlagsInHelp();
+
 // Returns `path` as the user meant it: a relative path is taken from the
 // directory `bazel run` was called in ($BUILD_WORKING_DIRECTORY), not from the
 // runfiles tree Bazel runs the program in. Absolute paths, empty paths, "-",

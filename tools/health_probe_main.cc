@@ -109,6 +109,7 @@ int Main(int argc, char** argv) {
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
   // Unknown flags make absl exit with 1: "invalid arguments", as wanted.
+  ShowProgramFlagsInHelp();
   absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
 
   std::string addr = absl::GetFlag(FLAGS_addr);

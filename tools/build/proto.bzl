@@ -1,4 +1,4 @@
-"""C++ (and gRPC) code from a .proto file with the host's protoc (no download, no @com_google_protobuf)."""
+"""C++ (and gRPC) code from a .proto file with protoc from @fake_tcp_deps (the host's by default)."""
 
 load("@rules_cc//cc:defs.bzl", "cc_library")
 
@@ -21,28 +21,39 @@ def cc_proto(name, src, import_path, grpc = False, deps = [], **kwargs):
     kinds = [".pb"] + ([".grpc.pb"] if grpc else [])
     hdrs = [rel + k + ".h" for k in kinds]
     srcs = [rel + k + ".cc" for k in kinds]
-    out_dir = "$(GENDIR)" if in_package else "$(GENDIR)/" + pkg
+
+    # Labels, so they resolve in this module also when a macro call is in another workspace.
+    protoc = str(Label("@fake_tcp_deps//:protoc"))
+    grpc_plugin = str(Label("@fake_tcp_deps//:grpc_cpp_plugin"))
+    wkt = str(Label("@fake_tcp_deps//:well_known_protos"))
+
+    # protoc writes <out>/<import path>: the package's output directory ($(RULEDIR), which
+    # has this repository's external/<name> prefix when the module is an external one),
+    # less the package when the import path starts with it.
+    out_dir = "$${out%%/%s}" % pkg if in_package else "$${out}"
     plugin = ""
-    tools = ["@system_libs//:protoc"]
+    tools = [protoc]
     if grpc:
-        tools.append("@system_libs//:grpc_cpp_plugin")
-        plugin = (" --plugin=protoc-gen-grpc=$(location @system_libs//:grpc_cpp_plugin)" +
+        tools.append(grpc_plugin)
+        plugin = (" --plugin=protoc-gen-grpc=$(execpath %s)" % grpc_plugin +
                   " --grpc_out=" + out_dir)
-    wkt_root = "@system_libs//:well_known_protos_root"
     native.genrule(
         name = name + "_gen",
         # The well-known types are declared inputs with their own --proto_path: protoc's
-        # built-in include path is the host's and is not there on a remote worker.
-        srcs = [src, "@system_libs//:well_known_protos", wkt_root],
+        # built-in include path is the host's and is not there on a remote worker. Their
+        # import root is the directory above google/protobuf/ of any one of them.
+        srcs = [src, wkt],
         outs = hdrs + srcs,
         tools = tools,
         cmd = " ".join([
+            "out=$(RULEDIR);",
             "src=$(location {});".format(src),
             "root=$${src%%%s};" % import_path,
-            "wkt=$(execpath %s);" % wkt_root,
-            "$(location @system_libs//:protoc)",
+            "wkt=($(execpaths %s));" % wkt,
+            "wkt_root=$${wkt[0]%%/google/protobuf/*};",
+            "$(execpath %s)" % protoc,
             "--proto_path=$${root:-.}",
-            "--proto_path=$${wkt%/google/protobuf/descriptor.proto}",
+            "--proto_path=$${wkt_root}",
             "--cpp_out=" + out_dir + plugin,
             import_path,
         ]),
@@ -54,6 +65,7 @@ def cc_proto(name, src, import_path, grpc = False, deps = [], **kwargs):
         srcs = srcs,
         hdrs = hdrs,
         includes = [] if in_package else ["."],
-        deps = deps + ["@system_libs//:protobuf"] + (["@system_libs//:grpc"] if grpc else []),
+        deps = deps + [str(Label("@fake_tcp_deps//:protobuf"))] +
+               ([str(Label("@fake_tcp_deps//:grpc"))] if grpc else []),
         **kwargs
     )

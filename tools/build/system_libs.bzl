@@ -6,8 +6,8 @@ hand. Each target links dynamically by default and from the static archives (`.a
 build sets `--define=fake_tcp_static=1` (the `static` config in .bazelrc). It also exposes
 the host's `protoc` and `grpc_cpp_plugin` as `:protoc` and `:grpc_cpp_plugin`, and the
 well-known `.proto` files protoc ships (`google/protobuf/duration.proto`, ...) as the declared
-inputs `:well_known_protos` under the import root `:well_known_protos_root` marks, so no
-action finds them through protoc's own include path (which a remote worker does not have).
+inputs `:well_known_protos`, so no action finds them through protoc's own include path
+(which a remote worker does not have).
 """
 
 def _pkg_config(rctx, pkg_config, args):
@@ -86,14 +86,11 @@ def _well_known_protos(rctx, protoc):
         rctx.symlink(source.get_child(name), "well_known_protos/google/protobuf/" + name)
     return [
         "",
-        "# protoc's well-known types, as declared inputs (pass the root with --proto_path).",
+        "# protoc's well-known types, as declared inputs (their root goes to --proto_path).",
         "filegroup(",
         '    name = "well_known_protos",',
         '    srcs = glob(["well_known_protos/google/protobuf/*.proto"]),',
         ")",
-        "",
-        "# $(execpath) of this file minus /google/protobuf/descriptor.proto is the import root.",
-        'alias(name = "well_known_protos_root", actual = "well_known_protos/google/protobuf/descriptor.proto")',
     ]
 
 system_libs = repository_rule(
