@@ -41,7 +41,7 @@ std::string SendHelloWorld() {
 class HelloWorldTest : public fake_tcp::testing::FakeTcpServerTest {};
 
 TEST_F(HelloWorldTest, SendsHelloWorldAndGetsReceived) {
-  EXPECT_EQ(SendHelloWorld(), "Received");
+  EXPECT_EQ(SendHelloWorld(), "Received");  // the code under test, to :9500
   ASSERT_TRUE(WaitForMessages(1));
   EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("Hello, world")));
 }

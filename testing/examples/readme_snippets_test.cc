@@ -1,0 +1,171 @@
+// The C++ snippets of the READMEs, each verbatim in a test that runs it
+// (//tools:readme_snippets_test checks that every snippet is in a file like
+// this one). The hello-world snippet is hello_world_test.cc.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/health_client.h"
+#include "client/tcp_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/fake_tcp_server.h"
+#include "server/health_sidecar.h"
+#include "server/script.h"
+#include "testing/fake_tcp_server.h"
+
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// Code under test: sends "Hello, world" to `address` (127.0.0.1:port).
+void SendHelloWorld(const std::string& address) {
+  absl::StatusOr<fake_tcp::TcpClient> c =
+      fake_tcp::TcpClient::Connect(address, absl::Seconds(10));
+  if (c.ok()) (void)c->SendAll("Hello, world", absl::Seconds(10));
+}
+
+// client/README.md.
+TEST(ClientReadmeTest, ConnectSendReceive) {
+  fake_tcp::FakeTcpServer server;
+  ASSERT_TRUE(server.Start().ok());
+
+  const absl::Duration kTimeout = absl::Seconds(5);
+  absl::StatusOr<fake_tcp::TcpClient> c =
+      fake_tcp::TcpClient::Connect("127.0.0.1:9500", kTimeout);
+  if (c.ok() && c->SendAll("Hello, world", kTimeout).ok()) {
+    absl::StatusOr<std::string> reply = c->ReceiveExactly(8, kTimeout);
+    EXPECT_EQ(reply.value_or(""), "Received");
+  }
+
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(server.log().WaitForMessages(1, kTimeout).ok());
+}
+
+// server/README.md, "Run the fake from C++".
+TEST(ServerReadmeTest, TheFakeWithoutTheFixture) {
+  fake_tcp::FakeTcpServer server;    // 127.0.0.1:9500, replies "Received"
+  ASSERT_TRUE(server.Start().ok());  // listening when this returns
+  SendHelloWorld("127.0.0.1:9500");  // the code under test
+  ASSERT_TRUE(server.log().WaitForMessages(1, absl::Seconds(10)).ok());
+  EXPECT_THAT(server.log().ReceivedMessages(), ElementsAre("Hello, world"));
+}
+
+// server/README.md, "Shape replies, inject faults".
+TEST(ServerReadmeTest, AResponderWithFaults) {
+  fake_tcp::ServerOptions options;
+  options.port = 0;
+  options.framing = fake_tcp::Framing::Delimiter("\n");
+
+  options.responder =
+      [](const fake_tcp::ReceivedMessage& m) -> std::optional<fake_tcp::Reply> {
+    if (m.bytes == "GET slow") {
+      fake_tcp::Reply r("value\n");
+      r.delay = absl::Seconds(2);  // the client's timeout fires first
+      return r;
+    }
+    if (m.bytes == "GET broken") {
+      fake_tcp::Reply r;
+      r.then = fake_tcp::Reply::Then::kReset;  // the client sees ECONNRESET
+      return r;
+    }
+    return fake_tcp::Reply("OK\n");
+  };
+
+  fake_tcp::FakeTcpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  absl::StatusOr<fake_tcp::TcpClient> c =
+      fake_tcp::TcpClient::Connect(server.address(), absl::Seconds(10));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->SendAll("GET k\n", absl::Seconds(10)).ok());
+  EXPECT_EQ(c->ReceiveUntil("\n", absl::Seconds(10)).value_or(""), "OK\n");
+  ASSERT_TRUE(c->SendAll("GET slow\n", absl::Seconds(10)).ok());
+  EXPECT_EQ(c->ReceiveAvailable(absl::Milliseconds(100)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(c->SendAll("GET broken\n", absl::Seconds(10)).ok());
+  EXPECT_EQ(c->ReceiveEof(absl::Seconds(10)).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+// server/README.md, "Report readiness".
+TEST(ServerReadmeTest, TheHealthSidecar) {
+  fake_tcp::FakeTcpServer server;
+  // HealthOptions: address, port (0), service, address_file.
+  fake_tcp::HealthSidecar health(&server);
+  ASSERT_TRUE(health.Start().ok());  // NOT_SERVING
+  ASSERT_TRUE(server.Start().ok());  // SERVING, for "" and "fake_tcp_server"
+
+  EXPECT_TRUE(fake_tcp::WaitUntilServing(health.address(), "fake_tcp_server",
+                                         absl::Seconds(10))
+                  .ok());
+}
+
+// server/README.md, "Script replies and faults as data".
+class ScriptReadmeTest : public fake_tcp::testing::FakeTcpServerTest {
+ protected:
+  fake_tcp::testing::FixtureOptions Options() const override {
+    fake_tcp::testing::FixtureOptions o;
+
+    namespace s = fake_tcp::script;
+    fake_tcp::Script script;
+    script.mutable_framing()->set_delimiter("\n");
+    *script.add_rules() =
+        s::When(s::Regex("GET (\\w+)"), s::Rewrite("VALUE \\1\n"), "get");
+    *script.add_rules() = s::When(s::Prefix("SET "), s::Bytes("OK\n"), "set");
+    script.mutable_fallback()->set_reply("ERR unknown command\n");
+    o.script = script;  // in a FixtureOptions
+    // later: harness().script()->UnusedRules(), ->UnmatchedMessages()
+
+    return o;
+  }
+};
+
+TEST_F(ScriptReadmeTest, RulesAnswerAndReport) {
+  absl::StatusOr<fake_tcp::TcpClient> c =
+      fake_tcp::TcpClient::Connect(address(), absl::Seconds(10));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->SendAll("GET k\nSET k v\nDEL k\n", absl::Seconds(10)).ok());
+  EXPECT_EQ(c->ReceiveUntil("\n", absl::Seconds(10)).value_or(""), "VALUE k\n");
+  EXPECT_EQ(c->ReceiveUntil("\n", absl::Seconds(10)).value_or(""), "OK\n");
+  EXPECT_EQ(c->ReceiveUntil("\n", absl::Seconds(10)).value_or(""),
+            "ERR unknown command\n");
+  EXPECT_THAT(harness().script()->UnusedRules(), IsEmpty());
+  EXPECT_EQ(harness().script()->UnmatchedMessages().size(), 1u);
+}
+
+// testing/README.md, "Choose how the fake runs".
+class KvTest : public fake_tcp::testing::FakeTcpServerTest {
+ protected:
+  fake_tcp::testing::FixtureOptions Options() const override {
+    fake_tcp::testing::FixtureOptions o;
+    o.server.framing = fake_tcp::Framing::Delimiter("\n");
+    o.server.reply = "OK\n";  // or o.server.responder, or o.script
+    return o;
+  }
+};
+
+// testing/README.md, "Wait for what the code under test does".
+TEST_F(KvTest, WaitForTheNextConnectionAndItsClose) {
+  absl::StatusOr<fake_tcp::TcpClient> client =
+      fake_tcp::TcpClient::Connect(address(), absl::Seconds(10));
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE(client->SendAll("PING\n", absl::Seconds(10)).ok());
+  EXPECT_EQ(client->ReceiveUntil("\n", absl::Seconds(10)).value_or(""), "OK\n");
+  client->Close();
+
+  uint64_t id;
+  ASSERT_TRUE(WaitForNextConnection(&id));
+  ASSERT_TRUE(WaitForMessage("PING"));
+  EXPECT_TRUE(WaitForClientClose(id, absl::Seconds(1)));
+}
+
+}  // namespace
