@@ -329,19 +329,9 @@ int Main(int argc, char** argv) {
     }
   }
 
+  // The TCP listener first: a client of the port (the main job) never waits for
+  // gRPC to come up. The health endpoint then reports SERVING from its start.
   FakeTcpServer server(*options);
-  HealthOptions health_options;
-  health_options.address =
-      options->address.find(':') != std::string::npos ? "::1" : "127.0.0.1";
-  health_options.port = absl::GetFlag(FLAGS_health_port);
-  health_options.service = absl::GetFlag(FLAGS_health_service);
-  health_options.address_file =
-      UserPath(absl::GetFlag(FLAGS_health_address_file));
-  HealthSidecar health(&server, health_options);
-  if (absl::Status s = health.Start(); !s.ok()) {
-    fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
-    return kExitCannotServe;
-  }
   if (absl::Status s = server.Start(); !s.ok()) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
@@ -354,6 +344,18 @@ int Main(int argc, char** argv) {
               std::string(s.message()).c_str());
       return kExitCannotServe;
     }
+  }
+  HealthOptions health_options;
+  health_options.address =
+      options->address.find(':') != std::string::npos ? "::1" : "127.0.0.1";
+  health_options.port = absl::GetFlag(FLAGS_health_port);
+  health_options.service = absl::GetFlag(FLAGS_health_service);
+  health_options.address_file =
+      UserPath(absl::GetFlag(FLAGS_health_address_file));
+  HealthSidecar health(&server, health_options);
+  if (absl::Status s = health.Start(); !s.ok()) {
+    fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
+    return kExitCannotServe;
   }
   std::string replies = "no reply";
   if (scripted != nullptr) {

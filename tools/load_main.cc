@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "server/fake_tcp_server.h"
+#include "tools/bare_server.h"
 #include "tools/base/net.h"
 #include "tools/flags.h"
 
@@ -57,75 +58,6 @@ namespace {
 constexpr char kMessage[] = "Hello, world";
 constexpr size_t kReplySize = 8;  // "Received"
 constexpr int kUsage = 2;
-
-// The baseline: one epoll thread, non-blocking sockets, a "Received" per read,
-// no log.
-class BareServer {
- public:
-  // Listens as the fake does (same socket options), on a free loopback port.
-  explicit BareServer(BoundListener listener)
-      : listen_fd_(listener.fd.release()), address_(listener.address) {
-    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = listen_fd_;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
-    ev.data.fd = wake_fd_;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-    thread_ = std::thread([this] { Run(); });
-  }
-
-  ~BareServer() {
-    const uint64_t one = 1;
-    (void)write(wake_fd_, &one, sizeof(one));
-    thread_.join();
-    close(listen_fd_);
-    close(epoll_fd_);
-    close(wake_fd_);
-  }
-
-  const std::string& address() const { return address_; }
-
- private:
-  void Run() {
-    epoll_event events[256];
-    char buffer[65536];
-    while (true) {
-      const int n = epoll_wait(epoll_fd_, events, 256, -1);
-      for (int i = 0; i < n; ++i) {
-        const int fd = events[i].data.fd;
-        if (fd == wake_fd_) return;
-        if (fd == listen_fd_) {
-          int c;
-          while ((c = accept4(listen_fd_, nullptr, nullptr,
-                              SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-            const int one = 1;
-            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-            epoll_event ev{};
-            ev.events = EPOLLIN;
-            ev.data.fd = c;
-            epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c, &ev);
-          }
-          continue;
-        }
-        const ssize_t got = read(fd, buffer, sizeof(buffer));
-        if (got > 0) {
-          (void)send(fd, "Received", kReplySize, MSG_NOSIGNAL);
-        } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-          close(fd);
-        }
-      }
-    }
-  }
-
-  int listen_fd_ = -1;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
-  std::string address_;
-  std::thread thread_;
-};
 
 struct Result {
   uint64_t messages = 0;

@@ -1,0 +1,10 @@
+"""Compiler options shared by the module's BUILD files."""
+
+# The fake's hot path (the I/O loop, framing, the log, the TCP client the load tools
+# drive) is compiled optimized in every compilation mode but dbg: a test suite built in
+# the default fastbuild still gets a fake that is never the bottleneck (tools/README.md,
+# "Performance").
+HOT_PATH_COPTS = select({
+    str(Label("//tools/build:dbg")): [],
+    "//conditions:default": ["-O2"],
+})
