@@ -1,7 +1,11 @@
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -188,6 +192,72 @@ TEST_F(ScriptOverSocketsTest, ServerFaultLatency) {
   const absl::Time start = absl::Now();
   EXPECT_EQ(Line("x\n"), "late\n");
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+}
+
+// Which of each connection's messages got the fault ('1') or not ('0'), when
+// kConnections clients (opened one after another, so connection ids are
+// 1..kConnections in order) each send kMessages, all at once or one client
+// after another in reverse order.
+std::map<uint64_t, std::string> FaultPatterns(bool concurrent) {
+  constexpr int kConnections = 6;
+  constexpr int kMessages = 40;
+  Script script;
+  script.set_seed(7);
+  script.mutable_framing()->set_delimiter("\n");
+  Rule rule = s::When(s::Any(), s::Bytes("r\n"));
+  rule.mutable_fault()->set_probability(0.5);
+  rule.mutable_fault()->set_send_only(1);  // "r": the client sees the fault
+  *script.add_rules() = rule;
+  std::shared_ptr<ScriptedResponder> responder = Make(script);
+  ServerOptions options;
+  options.port = 0;
+  EXPECT_TRUE(responder->ApplyTo(&options).ok());
+  FakeTcpServer server(options);
+  EXPECT_TRUE(server.Start().ok());
+  std::vector<TcpClient> clients;
+  for (int i = 0; i < kConnections; ++i) {
+    clients.push_back(::fake_tcp::testing::MustConnect(server));
+    EXPECT_TRUE(server.log().WaitForConnections(i + 1, kTimeout).ok());
+  }
+  auto talk = [&](TcpClient& client) {
+    for (int m = 0; m < kMessages; ++m) {
+      ASSERT_TRUE(client.SendAll("m\n", kTimeout).ok());
+      // One byte either way: "r" (the fault cut it) or "r" then "\n".
+      ASSERT_TRUE(client.ReceiveExactly(1, kTimeout).ok());
+    }
+  };
+  if (concurrent) {
+    std::vector<std::thread> threads;
+    for (TcpClient& client : clients) {
+      threads.emplace_back([&talk, &client] { talk(client); });
+    }
+    for (std::thread& t : threads) t.join();
+  } else {
+    for (int i = kConnections - 1; i >= 0; --i) talk(clients[i]);
+  }
+  EXPECT_TRUE(
+      server.log().WaitForMessages(kConnections * kMessages, kTimeout).ok());
+  std::map<uint64_t, std::string> patterns;
+  for (const Event& e : server.log().EventsOfType(EventType::kReceived)) {
+    EXPECT_THAT(e.detail, HasSubstr("seed 7"));
+    patterns[e.connection_id] +=
+        absl::StrContains(e.detail, "fault skipped") ? '0' : '1';
+  }
+  return patterns;
+}
+
+TEST(ScriptReplayTest, SameSeedSameFaultsOnEachConnectionWhateverTheOrder) {
+  const std::map<uint64_t, std::string> concurrent = FaultPatterns(true);
+  const std::map<uint64_t, std::string> sequential = FaultPatterns(false);
+  ASSERT_EQ(concurrent.size(), 6u);
+  EXPECT_EQ(concurrent, sequential);
+  // Different connections draw differently; about half of each is faulted.
+  EXPECT_NE(concurrent.at(1), concurrent.at(2));
+  for (const auto& [id, pattern] : concurrent) {
+    const auto faulted = std::count(pattern.begin(), pattern.end(), '1');
+    EXPECT_GT(faulted, 5) << id << " " << pattern;
+    EXPECT_LT(faulted, 35) << id << " " << pattern;
+  }
 }
 
 }  // namespace

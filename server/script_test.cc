@@ -365,10 +365,11 @@ TEST(ScriptTest, ProbabilityIsSeededAndReplayable) {
     auto r = Make(script);
     std::string pattern;
     for (int i = 0; i < 1000; ++i) {
-      pattern += r->Respond(ReceivedMessage{1, "p", "m", 0})->then ==
-                         Reply::Then::kReset
-                     ? '1'
-                     : '0';
+      pattern +=
+          r->Respond(ReceivedMessage{1, "p", "m", static_cast<uint64_t>(i)})
+                      ->then == Reply::Then::kReset
+              ? '1'
+              : '0';
     }
     return pattern;
   };

@@ -88,7 +88,6 @@ absl::StatusOr<std::shared_ptr<ScriptedResponder>> ScriptedResponder::Create(
   if (!compiled.ok()) return compiled.status();
   std::shared_ptr<ScriptedResponder> responder(new ScriptedResponder(script));
   absl::MutexLock lock(&responder->mu_);
-  responder->rng_.seed((*compiled)->seed);
   responder->compiled_ = *std::move(compiled);
   return responder;
 }
@@ -125,7 +124,6 @@ absl::Status ScriptedResponder::Replace(const Script& script) {
   absl::StatusOr<std::unique_ptr<Compiled>> compiled = Compile(script);
   if (!compiled.ok()) return compiled.status();
   absl::MutexLock lock(&mu_);
-  rng_.seed((*compiled)->seed);
   compiled_ = *std::move(compiled);
   unmatched_.clear();
   return absl::OkStatus();
@@ -148,7 +146,7 @@ std::optional<Reply> ScriptedResponder::Respond(
     if (matched == nullptr) return ReplyToUnmatchedLocked(message);
     reply.note = absl::StrCat("rule \"", matched->label, "\"");
     callback = ChooseResponseLocked(*matched, groups, &reply);
-    ApplyFaultLocked(matched->proto, &reply, &callback);
+    ApplyFaultLocked(matched->proto, message, &reply, &callback);
   }
   if (callback) {
     // Outside the lock: the callback may take its time or read the reports.
@@ -262,13 +260,28 @@ ScriptCallback ScriptedResponder::ChooseResponseLocked(
   }
 }
 
-void ScriptedResponder::ApplyFaultLocked(const Rule& rule, Reply* reply,
+void ScriptedResponder::ApplyFaultLocked(const Rule& rule,
+                                         const ReceivedMessage& message,
+                                         Reply* reply,
                                          ScriptCallback* callback) {
   const Fault& fault = rule.fault();
+  if (fault.ByteSizeLong() == 0) return;  // no fault
+  // Every random choice for this message comes from its own generator, seeded
+  // by the script's seed, the connection and the message's index on it: the
+  // same seed gives each connection the same faults however connections
+  // interleave.
+  const uint64_t seed = compiled_->seed;
+  std::seed_seq sequence{static_cast<uint32_t>(seed),
+                         static_cast<uint32_t>(seed >> 32),
+                         static_cast<uint32_t>(message.connection_id),
+                         static_cast<uint32_t>(message.connection_id >> 32),
+                         static_cast<uint32_t>(message.index),
+                         static_cast<uint32_t>(message.index >> 32)};
+  std::mt19937_64 rng(sequence);
   if (fault.has_probability() && !(std::uniform_real_distribution<double>(
-                                       0.0, 1.0)(rng_) < fault.probability())) {
+                                       0.0, 1.0)(rng) < fault.probability())) {
     absl::StrAppend(&reply->note, "; fault skipped (probability ",
-                    fault.probability(), ")");
+                    fault.probability(), ", seed ", seed, ")");
     return;
   }
   reply->delay = DurationFromProto(fault.delay());
@@ -302,7 +315,7 @@ void ScriptedResponder::ApplyFaultLocked(const Rule& rule, Reply* reply,
                                                       : kDefaultGarbageBytes;
       reply->bytes.clear();
       for (uint64_t i = 0; i < size; ++i) {
-        reply->bytes += static_cast<char>(rng_() & 0xff);
+        reply->bytes += static_cast<char>(rng() & 0xff);
       }
       reply->then = Reply::Then::kClose;
       *callback = nullptr;
@@ -314,6 +327,13 @@ void ScriptedResponder::ApplyFaultLocked(const Rule& rule, Reply* reply,
   if (fault.action() != Fault::NONE) {
     absl::StrAppend(&reply->note, "; fault ",
                     Fault::Action_Name(fault.action()));
+    if (fault.has_probability() ||
+        fault.action() == Fault::GARBAGE_THEN_CLOSE) {
+      absl::StrAppend(&reply->note, " (seed ", seed, ")");
+    }
+  } else if (fault.has_probability()) {
+    absl::StrAppend(&reply->note, "; fault applied (probability ",
+                    fault.probability(), ", seed ", seed, ")");
   }
 }
 

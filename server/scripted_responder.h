@@ -51,7 +51,10 @@ struct RuleUse {
 // Answers messages as a Script says: rules tried in order (first match wins),
 // response sequences, match limits, faults with seeded probabilities, and a
 // fallback. It keeps count of each rule's matches and of messages no rule
-// matched.
+// matched. Every random choice (a fault's probability, garbage bytes) depends
+// only on the script's seed, the message's connection id and its index on that
+// connection: with the same seed each connection gets the same faults however
+// connections interleave, and the reply's note names the seed.
 //
 // Thread-safe: the server's I/O thread calls Respond(); tests may Replace() the
 // script, add callbacks and read the reports at any time.
@@ -125,17 +128,16 @@ class ScriptedResponder
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies `rule`'s fault to `reply` (if its probability says so); faults
   // that send nothing or garbage drop `callback`.
-  void ApplyFaultLocked(const Rule& rule, Reply* reply,
-                        ScriptCallback* callback)
+  void ApplyFaultLocked(const Rule& rule, const ReceivedMessage& message,
+                        Reply* reply, ScriptCallback* callback)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // For ApplyTo.
   const Script initial_;
 
-  // Guards the compiled rules, their counts, the generator and the reports.
+  // Guards the compiled rules, their counts, the callbacks and the reports.
   mutable absl::Mutex mu_;
   std::unique_ptr<Compiled> compiled_ ABSL_GUARDED_BY(mu_);
-  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ScriptCallback> callbacks_ ABSL_GUARDED_BY(mu_);
   std::deque<UnmatchedMessage> unmatched_ ABSL_GUARDED_BY(mu_);
 };
