@@ -492,6 +492,7 @@ TEST_F(ToolTest, LoadToolRunsBothTargetsAndStops) {
     EXPECT_THAT(out, HasSubstr("fake_tcp_server (logging everything)"));
     EXPECT_THAT(out, HasSubstr("bare epoll server (records nothing)"));
     EXPECT_THAT(out, HasSubstr("ratio fake / bare"));
+    EXPECT_THAT(out, HasSubstr("latency p50"));
     EXPECT_THAT(out, Not(HasSubstr(" 0 messages/s")));
   }
   EXPECT_EQ(Run({*load, "--clients=1000"}, &out, &err), 2);

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <string>
@@ -59,10 +60,16 @@ constexpr char kMessage[] = "Hello, world";
 constexpr size_t kReplySize = 8;  // "Received"
 constexpr int kUsage = 2;
 
+// Exchanges timed in all (across clients), to bound the memory of the samples.
+constexpr size_t kMaxSamples = size_t{4} << 20;
+
 struct Result {
   uint64_t messages = 0;
   uint64_t errors = 0;
   double per_second = 0;
+  // Of one exchange (send, then the whole reply; with --mode=oneshot the
+  // connect too), over the timed exchanges.
+  absl::Duration p50, p99, p999;
 };
 
 // Runs `clients` threads against `address` for `duration`.
@@ -71,14 +78,19 @@ Result Load(const std::string& address, bool persistent, int clients,
   std::atomic<uint64_t> messages{0};
   std::atomic<uint64_t> errors{0};
   const absl::Duration timeout = absl::Seconds(10);
+  const size_t samples_per_client = kMaxSamples / static_cast<size_t>(clients);
+  std::vector<std::vector<absl::Duration>> samples(clients);
   const absl::Time start = absl::Now();
   const absl::Time end = start + duration;
   std::vector<std::thread> threads;
   for (int t = 0; t < clients; ++t) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, t] {
+      std::vector<absl::Duration>& mine = samples[t];
+      mine.reserve(std::min<size_t>(samples_per_client, 1 << 16));
       uint64_t done = 0;
       std::optional<TcpClient> client;
       while (absl::Now() < end) {
+        const absl::Time begin = absl::Now();
         if (!client.has_value()) {
           absl::StatusOr<TcpClient> c = TcpClient::Connect(address, timeout);
           if (!c.ok()) {
@@ -93,6 +105,9 @@ Result Load(const std::string& address, bool persistent, int clients,
           client.reset();
           continue;
         }
+        if (mine.size() < samples_per_client) {
+          mine.push_back(absl::Now() - begin);
+        }
         ++done;
         if (!persistent) client.reset();
       }
@@ -105,6 +120,21 @@ Result Load(const std::string& address, bool persistent, int clients,
   r.errors = errors;
   r.per_second = static_cast<double>(r.messages) /
                  absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<absl::Duration> all;
+  for (const std::vector<absl::Duration>& mine : samples) {
+    all.insert(all.end(), mine.begin(), mine.end());
+  }
+  if (!all.empty()) {
+    std::sort(all.begin(), all.end());
+    auto at = [&all](double q) {
+      return all[std::min(
+          all.size() - 1,
+          static_cast<size_t>(q * static_cast<double>(all.size())))];
+    };
+    r.p50 = at(0.5);
+    r.p99 = at(0.99);
+    r.p999 = at(0.999);
+  }
   return r;
 }
 
@@ -123,10 +153,14 @@ int Main(int argc, char** argv) {
   }
   const bool persistent = mode == "persistent";
   auto report = [&](const char* what, const Result& r) {
-    printf("%-36s %10.0f messages/s (%llu in %s, %llu errors)\n", what,
-           r.per_second, static_cast<unsigned long long>(r.messages),
-           absl::FormatDuration(duration).c_str(),
-           static_cast<unsigned long long>(r.errors));
+    printf(
+        "%-36s %10.0f messages/s (%llu in %s, %llu errors); latency p50 %.1f "
+        "us, p99 %.1f us, p99.9 %.1f us\n",
+        what, r.per_second, static_cast<unsigned long long>(r.messages),
+        absl::FormatDuration(duration).c_str(),
+        static_cast<unsigned long long>(r.errors),
+        absl::ToDoubleMicroseconds(r.p50), absl::ToDoubleMicroseconds(r.p99),
+        absl::ToDoubleMicroseconds(r.p999));
     fflush(stdout);
   };
   printf("load: %d clients, %s connections, \"%s\" -> \"Received\"\n", clients,
@@ -163,8 +197,11 @@ int Main(int argc, char** argv) {
     const Result baseline = Load(bare.address(), persistent, clients, duration);
     report("bare epoll server (records nothing)", baseline);
     printf(
-        "ratio fake / bare: %.2f\n",
-        baseline.per_second > 0 ? fake.per_second / baseline.per_second : 0.0);
+        "ratio fake / bare: %.2f (rate), %.2f (p50 latency)\n",
+        baseline.per_second > 0 ? fake.per_second / baseline.per_second : 0.0,
+        baseline.p50 > absl::ZeroDuration()
+            ? absl::FDivDuration(fake.p50, baseline.p50)
+            : 0.0);
   }
   return 0;
 }
