@@ -31,8 +31,12 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/health_client.h"
@@ -96,6 +100,7 @@ class Launched {
     }
     return std::unique_ptr<Launched>(new Launched(pid));
   }
+  pid_t pid() const { return pid_; }
   ~Launched() {
     kill(pid_, SIGTERM);
     int status = 0;
@@ -120,7 +125,26 @@ std::string TempDir() {
 struct LaunchTimes {
   absl::Duration connect;
   absl::Duration serving;
+  // Resident memory and threads once ready (and, for the fake, SERVING).
+  int64_t rss_kb = 0;
+  int threads = 0;
 };
+
+// Reads VmRSS (kB) and Threads from /proc/<pid>/status.
+void ReadStatus(pid_t pid, LaunchTimes* times) {
+  absl::StatusOr<std::string> status =
+      ReadFile(absl::StrCat("/proc/", pid, "/status"));
+  if (!status.ok()) return;
+  for (absl::string_view line : absl::StrSplit(*status, '\n')) {
+    if (absl::ConsumePrefix(&line, "VmRSS:")) {
+      (void)absl::SimpleAtoi(
+          absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"),
+          &times->rss_kb);
+    } else if (absl::ConsumePrefix(&line, "Threads:")) {
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &times->threads);
+    }
+  }
+}
 
 absl::StatusOr<LaunchTimes> TimeLaunch(std::vector<std::string> args,
                                        const std::string& address_file,
@@ -145,6 +169,7 @@ absl::StatusOr<LaunchTimes> TimeLaunch(std::vector<std::string> args,
     }
     times.serving = absl::Now() - start;
   }
+  ReadStatus((*process)->pid(), &times);
   return times;
 }
 
@@ -196,6 +221,8 @@ int Main(int argc, char** argv) {
 
   std::vector<absl::Duration> fake_connect, fake_serving, bare_connect,
       in_process;
+  std::vector<int64_t> fake_rss, bare_rss;
+  int fake_threads = 0, bare_threads = 0;
   for (int i = 0; i < launches; ++i) {
     const std::string dir = TempDir();
     absl::StatusOr<LaunchTimes> fake = TimeLaunch(
@@ -215,6 +242,10 @@ int Main(int argc, char** argv) {
     fake_connect.push_back(fake->connect);
     fake_serving.push_back(fake->serving);
     bare_connect.push_back(bare->connect);
+    fake_rss.push_back(fake->rss_kb);
+    bare_rss.push_back(bare->rss_kb);
+    fake_threads = fake->threads;
+    bare_threads = bare->threads;
     in_process.push_back(*start);
   }
   const Spread fc = SpreadOf(fake_connect);
@@ -231,6 +262,15 @@ int Main(int argc, char** argv) {
   row("bare epoll server: launch -> first TCP connect", bc);
   row("fake_tcp_server: launch -> health SERVING", fs);
   row("in process: Start() -> health SERVING", ip);
+  std::sort(fake_rss.begin(), fake_rss.end());
+  std::sort(bare_rss.begin(), bare_rss.end());
+  printf("  %-48s %7.1f MB (%d threads)\n",
+         "fake_tcp_server: idle RSS once SERVING",
+         static_cast<double>(fake_rss[fake_rss.size() / 2]) / 1024,
+         fake_threads);
+  printf("  %-48s %7.1f MB (%d threads)\n", "bare epoll server: idle RSS",
+         static_cast<double>(bare_rss[bare_rss.size() / 2]) / 1024,
+         bare_threads);
   printf("  ratio fake / bare, launch -> connect: %.2fx (median)\n",
          absl::ToDoubleMilliseconds(fc.median) /
              std::max(1e-9, absl::ToDoubleMilliseconds(bc.median)));

@@ -6,7 +6,7 @@ echo "${out}"
 for figure in "fake_tcp_server: launch -> first TCP connect" \
   "bare epoll server: launch -> first TCP connect" \
   "fake_tcp_server: launch -> health SERVING" \
-  "in process: Start() -> health SERVING" "ratio fake / bare"; do
+  "in process: Start() -> health SERVING" "idle RSS once SERVING" "ratio fake / bare"; do
   grep -qF "${figure}" <<<"${out}" || { echo "missing: ${figure}"; exit 1; }
 done
 # Bad input is a usage error, not a crash.
