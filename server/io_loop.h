@@ -219,6 +219,8 @@ class IoLoop {
       timers_;
   // Events of this loop iteration, appended to the log under one lock.
   std::vector<Event> pending_;
+  // The steps of the reply being queued (reused: no allocation per reply).
+  std::vector<ReplyStep> plan_;
 };
 
 }  // namespace fake_tcp

@@ -43,7 +43,8 @@ void IoLoop::QueueShared(Connection& conn, const Reply& reply,
                          std::shared_ptr<const std::string> data) {
   if (conn.stalled) return;
   const ReplyShaping shaping{options_.reply_latency, options_.bytes_per_second};
-  for (const ReplyStep& step : PlanReply(reply, data->size(), shaping)) {
+  PlanReply(reply, data->size(), shaping, &plan_);
+  for (const ReplyStep& step : plan_) {
     Op op;
     op.step = step;
     if (step.kind == ReplyStep::Kind::kWrite) {

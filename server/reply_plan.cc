@@ -17,6 +17,14 @@ ReplyStep Wait(absl::Duration wait) {
 std::vector<ReplyStep> PlanReply(const Reply& reply, size_t size,
                                  const ReplyShaping& shaping) {
   std::vector<ReplyStep> steps;
+  PlanReply(reply, size, shaping, &steps);
+  return steps;
+}
+
+void PlanReply(const Reply& reply, size_t size, const ReplyShaping& shaping,
+               std::vector<ReplyStep>* out) {
+  std::vector<ReplyStep>& steps = *out;
+  steps.clear();
   const absl::Duration delay = reply.delay + shaping.reply_latency;
   if (delay > absl::ZeroDuration()) steps.push_back(Wait(delay));
 
@@ -53,7 +61,6 @@ std::vector<ReplyStep> PlanReply(const Reply& reply, size_t size,
     then.then = reply.then;
     steps.push_back(then);
   }
-  return steps;
 }
 
 }  // namespace fake_tcp

@@ -57,6 +57,11 @@ inline constexpr int64_t kRatePiecesPerSecond = 20;
 std::vector<ReplyStep> PlanReply(const Reply& reply, size_t size,
                                  const ReplyShaping& shaping);
 
+// The same, into `*steps` (cleared first), so a caller that plans every reply
+// (the I/O loop) reuses one buffer instead of allocating per reply.
+void PlanReply(const Reply& reply, size_t size, const ReplyShaping& shaping,
+               std::vector<ReplyStep>* steps);
+
 }  // namespace fake_tcp
 
 #endif  // SERVER_REPLY_PLAN_H_

@@ -271,15 +271,23 @@ void ScriptedResponder::ApplyFaultLocked(const Rule& rule,
   // same seed gives each connection the same faults however connections
   // interleave.
   const uint64_t seed = compiled_->seed;
-  std::seed_seq sequence{static_cast<uint32_t>(seed),
-                         static_cast<uint32_t>(seed >> 32),
-                         static_cast<uint32_t>(message.connection_id),
-                         static_cast<uint32_t>(message.connection_id >> 32),
-                         static_cast<uint32_t>(message.index),
-                         static_cast<uint32_t>(message.index >> 32)};
-  std::mt19937_64 rng(sequence);
-  if (fault.has_probability() && !(std::uniform_real_distribution<double>(
-                                       0.0, 1.0)(rng) < fault.probability())) {
+  // Built only when a choice is drawn: most faults draw none.
+  std::optional<std::mt19937_64> generator;
+  auto rng = [&]() -> std::mt19937_64& {
+    if (!generator.has_value()) {
+      std::seed_seq sequence{static_cast<uint32_t>(seed),
+                             static_cast<uint32_t>(seed >> 32),
+                             static_cast<uint32_t>(message.connection_id),
+                             static_cast<uint32_t>(message.connection_id >> 32),
+                             static_cast<uint32_t>(message.index),
+                             static_cast<uint32_t>(message.index >> 32)};
+      generator.emplace(sequence);
+    }
+    return *generator;
+  };
+  if (fault.has_probability() &&
+      !(std::uniform_real_distribution<double>(0.0, 1.0)(rng()) <
+        fault.probability())) {
     absl::StrAppend(&reply->note, "; fault skipped (probability ",
                     fault.probability(), ", seed ", seed, ")");
     return;
@@ -315,7 +323,7 @@ void ScriptedResponder::ApplyFaultLocked(const Rule& rule,
                                                       : kDefaultGarbageBytes;
       reply->bytes.clear();
       for (uint64_t i = 0; i < size; ++i) {
-        reply->bytes += static_cast<char>(rng() & 0xff);
+        reply->bytes += static_cast<char>(rng()() & 0xff);
       }
       reply->then = Reply::Then::kClose;
       *callback = nullptr;
