@@ -43,6 +43,8 @@ EventRecord::Type ToRecordType(EventType type) {
       return EventRecord::SERVER_HALF_CLOSED;
     case EventType::kStalled:
       return EventRecord::STALLED;
+    case EventType::kUpstream:
+      return EventRecord::UPSTREAM;
   }
   return EventRecord::TYPE_UNSPECIFIED;
 }
@@ -71,6 +73,8 @@ EventType FromRecordType(EventRecord::Type type) {
       return EventType::kServerHalfClosed;
     case EventRecord::STALLED:
       return EventType::kStalled;
+    case EventRecord::UPSTREAM:
+      return EventType::kUpstream;
     default:
       return EventType::kReceived;
   }

@@ -44,19 +44,36 @@ bool EpollAdd(int epoll_fd, int fd, uint64_t tag) {
 absl::StatusOr<std::unique_ptr<IoLoop>> IoLoop::Create(
     const ServerOptions* options, MessageLog* log, UniqueFd listener,
     int wake_fd, TakeWork take_work) {
+  std::optional<SocketAddress> upstream;
+  if (options->proxy.has_value()) {
+    absl::StatusOr<HostPort> host_port =
+        ParseHostPort(options->proxy->upstream);
+    if (!host_port.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Start: proxy.upstream: ", host_port.status().message()));
+    }
+    absl::StatusOr<std::vector<SocketAddress>> resolved =
+        Resolve(host_port->host, host_port->port);
+    if (!resolved.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Start: proxy.upstream: ", resolved.status().message()));
+    }
+    upstream = resolved->front();
+  }
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll.ok()) return ErrnoStatus(errno, "Start: epoll_create1");
   if (!EpollAdd(epoll.get(), listener.get(), kListenerTag) ||
       !EpollAdd(epoll.get(), wake_fd, kWakeTag)) {
     return ErrnoStatus(errno, "Start: epoll_ctl");
   }
-  return std::unique_ptr<IoLoop>(new IoLoop(options, log, std::move(listener),
-                                            std::move(epoll), wake_fd,
-                                            std::move(take_work)));
+  return std::unique_ptr<IoLoop>(
+      new IoLoop(options, log, std::move(listener), std::move(epoll), wake_fd,
+                 std::move(take_work), upstream));
 }
 
 IoLoop::IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
-               UniqueFd epoll, int wake_fd, TakeWork take_work)
+               UniqueFd epoll, int wake_fd, TakeWork take_work,
+               std::optional<SocketAddress> upstream)
     : options_(*options),
       log_(*log),
       listener_(std::move(listener)),
@@ -64,7 +81,11 @@ IoLoop::IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
       wake_fd_(wake_fd),
       take_work_(std::move(take_work)),
       read_buffer_(options_.read_size),
-      responder_(options_.responder) {
+      responder_(options_.responder),
+      upstream_address_(upstream) {
+  if (upstream_address_.has_value()) {
+    upstream_name_ = FormatSockaddr(upstream_address_->addr);
+  }
   if (options_.greeting.has_value()) {
     greeting_bytes_ =
         std::make_shared<const std::string>(options_.greeting->bytes);
@@ -89,6 +110,8 @@ void IoLoop::Run() {
         while (read(wake_fd_, &value, sizeof(value)) > 0) {
         }
         stopping = RunTasks();
+      } else if (tag & kUpstreamBit) {
+        HandleUpstream(tag & ~kUpstreamBit, events[i].events);
       } else {
         HandleConnection(tag, events[i].events);
       }
@@ -184,6 +207,7 @@ void IoLoop::RunTimers() {
     auto it = connections_.find(id);
     if (it == connections_.end()) continue;  // closed meanwhile
     Connection& conn = *it->second;
+    if (!CheckConnectDeadline(conn, now)) continue;  // closed
     if (!conn.waiting || conn.output.empty() ||
         conn.output.front().until > now) {
       continue;  // a stale timer
@@ -242,8 +266,9 @@ void IoLoop::AcceptAll() {
     connections_.emplace(id, std::move(owned));
     if (options_.greeting.has_value()) {
       QueueShared(conn, *options_.greeting, greeting_bytes_);
-      Pump(conn);
+      if (!Pump(conn)) continue;
     }
+    if (upstream_address_.has_value()) ConnectUpstream(conn);
   }
 }
 
@@ -309,6 +334,8 @@ void IoLoop::Read(Connection& conn) {
     return;
   }
   const absl::string_view chunk(read_buffer_.data(), static_cast<size_t>(n));
+  // Proxy mode: the bytes go on as read; framing only cuts them for the log.
+  if (conn.upstream != nullptr && !ForwardToUpstream(conn, chunk)) return;
   if (conn.input.empty() && options_.framing.kind == Framing::Kind::kRaw) {
     OnMessage(conn, chunk);  // the common case needs no copy into `input`
   } else {
@@ -368,6 +395,10 @@ bool IoLoop::Deframe(Connection& conn) {
 
 void IoLoop::OnMessage(Connection& conn, absl::string_view bytes) {
   AddEvent(EventType::kReceived, conn.id, conn.peer, std::string(bytes), "");
+  if (conn.upstream != nullptr || conn.close_when_done) {
+    ++conn.messages;  // the upstream answers, or nobody does any more
+    return;
+  }
   const size_t received = pending_.size() - 1;
   std::optional<Reply> reply;
   if (responder_) {
@@ -385,6 +416,13 @@ void IoLoop::OnMessage(Connection& conn, absl::string_view bytes) {
 
 void IoLoop::OnEof(Connection& conn) {
   conn.peer_closed = true;
+  if (conn.upstream != nullptr) {
+    // Passed on as a half-close; the connection ends when the upstream's
+    // does.
+    conn.upstream->shut_pending = true;
+    if (FlushUpstream(conn)) UpdateInterest(conn);
+    return;
+  }
   if (conn.output.empty() && !conn.input_held) {
     Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
     return;

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "server/reply.h"
 #include "server/reply_plan.h"
 #include "server/server_options.h"
+#include "tools/base/net.h"
 #include "tools/base/unique_fd.h"
 
 namespace fake_tcp {
@@ -56,13 +58,16 @@ struct IoWork {
 // Lifetime: Create() registers the listener and the wake fd; Run() serves
 // until `take_work` says stop, then closes every connection and the listener
 // and drops (destroys, notifying) the tasks still queued.
+// Proxy mode (options.proxy): each connection also has an upstream socket in
+// the epoll set (io_loop_proxy.cc).
 class IoLoop {
  public:
   // Takes the owner's queued work; called on the I/O thread when woken.
   using TakeWork = std::function<IoWork()>;
 
   // Returns a loop serving `listener`, woken through `wake_fd` (an eventfd;
-  // not owned); the errno status of epoll_create1/epoll_ctl otherwise.
+  // not owned); the errno status of epoll_create1/epoll_ctl otherwise, or
+  // INVALID_ARGUMENT when options.proxy's upstream does not resolve.
   static absl::StatusOr<std::unique_ptr<IoLoop>> Create(
       const ServerOptions* options, MessageLog* log, UniqueFd listener,
       int wake_fd, TakeWork take_work);
@@ -112,6 +117,28 @@ class IoLoop {
     }
   };
 
+  // Proxy mode: a connection's link to its upstream.
+  struct Upstream {
+    UniqueFd fd;
+    // The connect completed.
+    bool connected = false;
+    absl::Time connect_deadline;
+    // Client bytes not yet forwarded: to_send[to_send_offset...].
+    std::string to_send;
+    size_t to_send_offset = 0;
+    // The client half-closed: shut the upstream's write side once to_send is
+    // out.
+    bool shut_pending = false;
+    bool write_shut = false;
+    // Upstream bytes arrived since the client last sent: the reply latency
+    // applies once per burst, not per read.
+    bool burst_started = false;
+    // EPOLLIN / EPOLLOUT registered.
+    bool reading = false;
+    bool writing = true;
+    size_t pending() const { return to_send.size() - to_send_offset; }
+  };
+
   struct Connection {
     int fd = -1;
     uint64_t id = 0;
@@ -145,10 +172,21 @@ class IoLoop {
     // Leading bytes of `input` already searched for a delimiter (NextFrame's
     // `searched`): a long line costs linear time, not quadratic.
     size_t input_searched = 0;
+    // Proxy mode: the upstream, while there is one.
+    std::unique_ptr<Upstream> upstream;
+    // Proxy mode: the upstream is gone and the connection closes once its
+    // output is done (ProxyOptions::UpstreamGone::kClose); `close_why` says
+    // why.
+    bool close_when_done = false;
+    std::string close_why;
   };
 
+  // Epoll tags: a connection's id, or its id with this bit for its upstream.
+  static constexpr uint64_t kUpstreamBit = uint64_t{1} << 62;
+
   IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
-         UniqueFd epoll, int wake_fd, TakeWork take_work);
+         UniqueFd epoll, int wake_fd, TakeWork take_work,
+         std::optional<SocketAddress> upstream);
 
   // Events.
   bool RunTasks();
@@ -163,11 +201,25 @@ class IoLoop {
   void OnMessage(Connection& conn, absl::string_view bytes);
   void OnEof(Connection& conn);
 
+  // Proxy mode (io_loop_proxy.cc). Each returns false iff `conn` was closed.
+  void ConnectUpstream(Connection& conn);
+  void HandleUpstream(uint64_t id, uint32_t events);
+  bool ForwardToUpstream(Connection& conn, absl::string_view bytes);
+  bool FlushUpstream(Connection& conn);
+  bool ReadUpstream(Connection& conn);
+  bool UpstreamGone(Connection& conn, std::string why);
+  // Connect timeouts due by `now`, for RunTimers.
+  bool CheckConnectDeadline(Connection& conn, absl::Time now);
+  void UpdateUpstreamInterest(Connection& conn);
+
   // Output.
   bool OutputFull(const Connection& conn) const;
-  void Queue(Connection& conn, Reply reply);
+  // `latency`: the server-wide reply latency applies (not to the rest of a
+  // proxied burst).
+  void Queue(Connection& conn, Reply reply, bool latency = true);
   void QueueShared(Connection& conn, const Reply& reply,
-                   std::shared_ptr<const std::string> data);
+                   std::shared_ptr<const std::string> data,
+                   bool latency = true);
   bool Pump(Connection& conn);
   bool PumpOutput(Connection& conn);
   bool DoThen(Connection& conn, Reply::Then then);
@@ -221,6 +273,10 @@ class IoLoop {
   std::vector<Event> pending_;
   // The steps of the reply being queued (reused: no allocation per reply).
   std::vector<ReplyStep> plan_;
+  // Proxy mode: where to connect, resolved at Create, and its name for the
+  // log.
+  std::optional<SocketAddress> upstream_address_;
+  std::string upstream_name_;
 };
 
 }  // namespace fake_tcp

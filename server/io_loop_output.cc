@@ -32,17 +32,20 @@ bool IoLoop::OutputFull(const Connection& conn) const {
 }
 
 // Turns `reply` into output ops on `conn`, with the server-wide faults.
-void IoLoop::Queue(Connection& conn, Reply reply) {
+void IoLoop::Queue(Connection& conn, Reply reply, bool latency) {
   if (conn.stalled) return;
   auto data = std::make_shared<const std::string>(std::move(reply.bytes));
-  QueueShared(conn, reply, std::move(data));
+  QueueShared(conn, reply, std::move(data), latency);
 }
 
 // Queue() for bytes held elsewhere (`reply.bytes` is not used).
 void IoLoop::QueueShared(Connection& conn, const Reply& reply,
-                         std::shared_ptr<const std::string> data) {
+                         std::shared_ptr<const std::string> data,
+                         bool latency) {
   if (conn.stalled) return;
-  const ReplyShaping shaping{options_.reply_latency, options_.bytes_per_second};
+  const ReplyShaping shaping{
+      latency ? options_.reply_latency : absl::ZeroDuration(),
+      options_.bytes_per_second};
   PlanReply(reply, data->size(), shaping, &plan_);
   for (const ReplyStep& step : plan_) {
     Op op;
@@ -64,9 +67,15 @@ bool IoLoop::Pump(Connection& conn) {
     if (!conn.input_held || OutputFull(conn)) break;
     if (!Deframe(conn)) return false;
   }
-  if (conn.output.empty() && conn.peer_closed && !conn.input_held) {
-    Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
-    return false;
+  if (conn.output.empty() && !conn.input_held) {
+    if (conn.peer_closed && conn.upstream == nullptr) {
+      Close(conn, EventType::kPeerClosed, "", std::move(conn.input));
+      return false;
+    }
+    if (conn.close_when_done) {
+      Close(conn, EventType::kServerClosed, std::move(conn.close_why));
+      return false;
+    }
   }
   UpdateInterest(conn);
   return true;
@@ -189,8 +198,11 @@ bool IoLoop::WriteNow(Connection& conn) {
 // Reads unless the peer is gone or too many reply bytes wait; writes while a
 // write is next.
 void IoLoop::UpdateInterest(Connection& conn) {
+  if (conn.upstream != nullptr) UpdateUpstreamInterest(conn);
   const bool reading =
-      !conn.peer_closed && !conn.input_held && !OutputFull(conn);
+      !conn.peer_closed && !conn.input_held && !OutputFull(conn) &&
+      (conn.upstream == nullptr ||
+       conn.upstream->pending() <= options_.max_pending_output);
   const bool writing = !conn.output.empty() &&
                        conn.output.front().step.kind == ReplyStep::Kind::kWrite;
   if (reading == conn.reading && writing == conn.writing) return;

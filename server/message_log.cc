@@ -36,6 +36,8 @@ absl::string_view EventTypeName(EventType type) {
       return "half-closed by server";
     case EventType::kStalled:
       return "stalled";
+    case EventType::kUpstream:
+      return "upstream";
   }
   return "unknown";
 }
@@ -55,6 +57,7 @@ bool IsCloseEvent(EventType type) {
     case EventType::kSent:
     case EventType::kServerHalfClosed:
     case EventType::kStalled:
+    case EventType::kUpstream:
       return false;
   }
   return false;

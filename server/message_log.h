@@ -44,6 +44,9 @@ enum class EventType {
   kServerHalfClosed,
   // The server will send nothing more on it (a fault)
   kStalled,
+  // Proxy mode: the connection's upstream connected, failed or closed
+  // (`detail` says which and where).
+  kUpstream,
 };
 
 // Returns the event type's name, e.g. "received".

@@ -1,6 +1,7 @@
 #include "server/server_options.h"
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/net.h"
 
 namespace fake_tcp {
 
@@ -16,6 +17,18 @@ absl::string_view ListenerStateName(ListenerState state) {
       return "refusing";
     case ListenerState::kStopped:
       return "stopped";
+  }
+  return "unknown";
+}
+
+absl::string_view UpstreamGoneName(ProxyOptions::UpstreamGone gone) {
+  switch (gone) {
+    case ProxyOptions::UpstreamGone::kClose:
+      return "close";
+    case ProxyOptions::UpstreamGone::kReset:
+      return "reset";
+    case ProxyOptions::UpstreamGone::kReply:
+      return "reply";
   }
   return "unknown";
 }
@@ -63,6 +76,23 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   }
   if (absl::Status s = ValidateFraming(options.framing); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("Start: ", s.message()));
+  }
+  if (options.proxy.has_value()) {
+    absl::StatusOr<HostPort> upstream = ParseHostPort(options.proxy->upstream);
+    if (!upstream.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Start: proxy.upstream: ", upstream.status().message()));
+    }
+    if (upstream->port == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Start: proxy.upstream: ", options.proxy->upstream,
+                       ": port 0 is no server's port"));
+    }
+    if (options.proxy->connect_timeout <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Start: proxy.connect_timeout must be > 0, got ",
+                       absl::FormatDuration(options.proxy->connect_timeout)));
+    }
   }
   return absl::OkStatus();
 }

@@ -20,6 +20,35 @@ namespace fake_tcp {
 // The largest read buffer (ServerOptions::read_size) a server accepts.
 inline constexpr size_t kMaxReadSize = size_t{16} << 20;
 
+// Proxy mode (ServerOptions::proxy): every accepted connection is forwarded
+// to a real server, the upstream, bytes passing both ways as they arrive.
+// What the client sends is logged as kReceived messages (with the server's
+// framing) and what the upstream answers as kSent, so a recording of the
+// session can be replayed as a script (server/recorder.h).
+struct ProxyOptions {
+  // What a client's connection gets once its upstream connection ends (the
+  // upstream closed or reset it, or the connect failed); logged as kUpstream
+  // either way.
+  enum class UpstreamGone {
+    // Closed (FIN) once what the upstream sent has gone out: what the client
+    // would see from the upstream itself.
+    kClose,
+    // Reset (RST) at once; what was not sent yet is dropped.
+    kReset,
+    // Kept open and answered by the server itself (`responder` or `reply`)
+    // from the next message on.
+    kReply,
+  };
+  // Where to forward: "host:port" or "[v6]:port", resolved once at Start.
+  std::string upstream;
+  // A connect that has not completed by then fails.
+  absl::Duration connect_timeout = absl::Seconds(5);
+  UpstreamGone upstream_gone = UpstreamGone::kClose;
+};
+
+// Returns "close", "reset" or "reply".
+absl::string_view UpstreamGoneName(ProxyOptions::UpstreamGone gone);
+
 // How a FakeTcpServer listens, frames, replies and bounds its memory. Every
 // field has a usable default; `FakeTcpServer::Start` rejects bad values with
 // INVALID_ARGUMENT.
@@ -61,6 +90,15 @@ struct ServerOptions {
   absl::Duration reply_latency = absl::ZeroDuration();
   int64_t bytes_per_second = 0;
   size_t close_after_bytes = SIZE_MAX;
+  // When set, every connection is forwarded to an upstream (see ProxyOptions)
+  // and messages are answered by it, not by `responder` or `reply`. The
+  // server-wide faults above still shape what the upstream sends (the latency
+  // once per burst of upstream bytes that follows a client's bytes), and the
+  // server's commands (Send, DropConnections, PauseAccepting...) work as
+  // usual. Memory stays bounded: reading from the client stops while
+  // max_pending_output bytes wait for the upstream, reading from the upstream
+  // while they wait for the client.
+  std::optional<ProxyOptions> proxy;
 };
 
 // Whether the listener accepts connections.

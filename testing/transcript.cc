@@ -62,6 +62,8 @@ Look LookOf(EventType type) {
       return {"fault", "framing error"};
     case EventType::kConnectionLimit:
       return {"fault", "over max_connections"};
+    case EventType::kUpstream:
+      return {"open", "upstream"};
   }
   return {"close", "?"};
 }

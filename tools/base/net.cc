@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -74,19 +76,19 @@ absl::Status ListenError(int err, absl::string_view op,
 }
 
 // Binds and listens on one resolved address.
-absl::StatusOr<BoundListener> ListenOn(const addrinfo& ai, int backlog) {
-  sockaddr_storage want{};
-  memcpy(&want, ai.ai_addr, ai.ai_addrlen);
-  const std::string where = FormatSockaddr(want);
-  UniqueFd fd(
-      socket(ai.ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+absl::StatusOr<BoundListener> ListenOn(const SocketAddress& address,
+                                       int backlog) {
+  const std::string where = FormatSockaddr(address.addr);
+  const int family = address.addr.ss_family;
+  UniqueFd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.ok()) return ListenError(errno, "socket", where);
   const int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (ai.ai_family == AF_INET6) {
+  if (family == AF_INET6) {
     setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   }
-  if (bind(fd.get(), ai.ai_addr, ai.ai_addrlen) != 0) {
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.addr),
+           address.len) != 0) {
     return ListenError(errno, "bind", where);
   }
   if (listen(fd.get(), backlog) != 0) {
@@ -108,8 +110,8 @@ absl::StatusOr<BoundListener> ListenOn(const addrinfo& ai, int backlog) {
 
 }  // namespace
 
-absl::StatusOr<BoundListener> Listen(absl::string_view host, int port,
-                                     int backlog) {
+absl::StatusOr<std::vector<SocketAddress>> Resolve(absl::string_view host,
+                                                   int port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -124,20 +126,49 @@ absl::StatusOr<BoundListener> Listen(absl::string_view host, int port,
         absl::StrCat("resolve ", host, ":", port, ": ",
                      rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc)));
   }
-  absl::Status first_error;
+  std::vector<SocketAddress> out;
   for (const addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
     if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
-    absl::StatusOr<BoundListener> listener = ListenOn(*ai, backlog);
-    if (listener.ok()) {
-      freeaddrinfo(result);
-      return listener;
-    }
-    if (first_error.ok()) first_error = listener.status();
+    SocketAddress address;
+    memcpy(&address.addr, ai->ai_addr, ai->ai_addrlen);
+    address.len = ai->ai_addrlen;
+    out.push_back(address);
   }
   freeaddrinfo(result);
-  if (first_error.ok()) {
+  if (out.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("resolve ", host, ": no IPv4 or IPv6 address"));
+  }
+  return out;
+}
+
+absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& to) {
+  UniqueFd fd(socket(to.addr.ss_family,
+                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.ok()) {
+    return ErrnoStatus(errno,
+                       absl::StrCat("socket for ", FormatSockaddr(to.addr)));
+  }
+  const int one = 1;
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&to.addr), to.len) !=
+          0 &&
+      errno != EINPROGRESS) {
+    return ErrnoStatus(errno,
+                       absl::StrCat("connect ", FormatSockaddr(to.addr)));
+  }
+  return fd;
+}
+
+absl::StatusOr<BoundListener> Listen(absl::string_view host, int port,
+                                     int backlog) {
+  absl::StatusOr<std::vector<SocketAddress>> addresses = Resolve(host, port);
+  if (!addresses.ok()) return addresses.status();
+  absl::Status first_error;
+  for (const SocketAddress& address : *addresses) {
+    absl::StatusOr<BoundListener> listener = ListenOn(address, backlog);
+    if (listener.ok()) return listener;
+    if (first_error.ok()) first_error = listener.status();
   }
   return first_error;
 }

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -29,6 +30,26 @@ std::string JoinHostPort(absl::string_view host, int port);
 // Formats an IPv4 or IPv6 socket address as "127.0.0.1:9500" or "[::1]:9500"
 // ("<address family N>" for any other).
 std::string FormatSockaddr(const sockaddr_storage& addr);
+
+// One resolved socket address.
+struct SocketAddress {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
+
+// Resolves `host` (an IP literal or a name) with `port`: its IPv4 and IPv6
+// addresses in getaddrinfo's order. INVALID_ARGUMENT naming both for a name
+// that does not resolve, e.g. "resolve nosuchhost:9500: Name or service not
+// known".
+absl::StatusOr<std::vector<SocketAddress>> Resolve(absl::string_view host,
+                                                   int port);
+
+// Starts a non-blocking TCP connect to `to`: returns the socket
+// (close-on-exec, TCP_NODELAY) connected or connecting (wait for it to become
+// writable, then read SO_ERROR); the errno status of socket()/connect()
+// naming the address otherwise, e.g. UNAVAILABLE "connect 127.0.0.1:1:
+// Connection refused".
+absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& to);
 
 // A listening socket and where it is bound.
 struct BoundListener {

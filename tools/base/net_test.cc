@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "absl/status/status.h"
@@ -76,6 +77,62 @@ TEST(NetTest, BadHostIsInvalidArgument) {
   absl::StatusOr<BoundListener> l = Listen("no.such.host.invalid", 0, 8);
   EXPECT_EQ(l.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(l.status().message(), HasSubstr("resolve no.such.host.invalid"));
+}
+
+// Waits up to 10 s for `fd` to be writable; returns its SO_ERROR then.
+int ConnectResult(int fd) {
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, 10000) != 1) return ETIMEDOUT;
+  int error = 0;
+  socklen_t len = sizeof(error);
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+  return error;
+}
+
+TEST(NetTest, ResolvesLoopbackLiteralsAndNames) {
+  absl::StatusOr<std::vector<SocketAddress>> v4 = Resolve("127.0.0.1", 9500);
+  ASSERT_TRUE(v4.ok()) << v4.status();
+  ASSERT_EQ(v4->size(), 1u);
+  EXPECT_EQ(FormatSockaddr((*v4)[0].addr), "127.0.0.1:9500");
+  absl::StatusOr<std::vector<SocketAddress>> v6 = Resolve("::1", 7);
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(FormatSockaddr((*v6)[0].addr), "[::1]:7");
+  EXPECT_EQ(Resolve("no.such.host.invalid", 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(NetTest, StartConnectReachesAListener) {
+  absl::StatusOr<BoundListener> l = Listen("127.0.0.1", 0, 8);
+  ASSERT_TRUE(l.ok()) << l.status();
+  absl::StatusOr<std::vector<SocketAddress>> to = Resolve("127.0.0.1", l->port);
+  ASSERT_TRUE(to.ok()) << to.status();
+  absl::StatusOr<UniqueFd> fd = StartConnect((*to)[0]);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(ConnectResult(fd->get()), 0);
+  pollfd p{l->fd.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10000), 1);
+  UniqueFd accepted(accept(l->fd.get(), nullptr, nullptr));
+  EXPECT_TRUE(accepted.ok());
+}
+
+TEST(NetTest, StartConnectToAClosedPortIsRefused) {
+  int port = 0;
+  {
+    absl::StatusOr<BoundListener> l = Listen("127.0.0.1", 0, 8);
+    ASSERT_TRUE(l.ok()) << l.status();
+    port = l->port;
+  }  // closed: nothing listens there now
+  absl::StatusOr<std::vector<SocketAddress>> to = Resolve("127.0.0.1", port);
+  ASSERT_TRUE(to.ok()) << to.status();
+  absl::StatusOr<UniqueFd> fd = StartConnect((*to)[0]);
+  if (fd.ok()) {
+    // Refused later: the socket reports it once the connect completes.
+    EXPECT_EQ(ConnectResult(fd->get()), ECONNREFUSED);
+  } else {
+    EXPECT_EQ(fd.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(fd.status().message(),
+              absl::StrCat("connect 127.0.0.1:", port, ": Connection refused"));
+  }
 }
 
 }  // namespace
