@@ -55,8 +55,8 @@ absl::StatusOr<std::unique_ptr<IoLoop>> IoLoop::Create(
     absl::StatusOr<std::vector<SocketAddress>> resolved =
         Resolve(host_port->host, host_port->port);
     if (!resolved.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Start: proxy.upstream: ", resolved.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Start: proxy.upstream: ", resolved.status().message()));
     }
     upstream = resolved->front();
   }
@@ -66,9 +66,9 @@ absl::StatusOr<std::unique_ptr<IoLoop>> IoLoop::Create(
       !EpollAdd(epoll.get(), wake_fd, kWakeTag)) {
     return ErrnoStatus(errno, "Start: epoll_ctl");
   }
-  return std::unique_ptr<IoLoop>(
-      new IoLoop(options, log, std::move(listener), std::move(epoll), wake_fd,
-                 std::move(take_work), upstream));
+  return std::unique_ptr<IoLoop>(new IoLoop(options, log, std::move(listener),
+                                            std::move(epoll), wake_fd,
+                                            std::move(take_work), upstream));
 }
 
 IoLoop::IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,

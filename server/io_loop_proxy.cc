@@ -85,9 +85,9 @@ bool IoLoop::FlushUpstream(Connection& conn) {
   Upstream& upstream = *conn.upstream;
   if (!upstream.connected) return true;
   while (upstream.pending() > 0) {
-    const ssize_t n =
-        send(upstream.fd.get(), upstream.to_send.data() + upstream.to_send_offset,
-             upstream.pending(), MSG_NOSIGNAL);
+    const ssize_t n = send(upstream.fd.get(),
+                           upstream.to_send.data() + upstream.to_send_offset,
+                           upstream.pending(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -164,8 +164,9 @@ bool IoLoop::CheckConnectDeadline(Connection& conn, absl::Time now) {
     return true;
   }
   return UpstreamGone(
-      conn, absl::StrCat("connect ", upstream_name_, ": not connected within ",
-                         absl::FormatDuration(options_.proxy->connect_timeout)));
+      conn,
+      absl::StrCat("connect ", upstream_name_, ": not connected within ",
+                   absl::FormatDuration(options_.proxy->connect_timeout)));
 }
 
 // Reads from the upstream unless the client's output is full; writes while

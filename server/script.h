@@ -12,6 +12,7 @@
 #include "server/script.pb.h"
 #include "server/script_builders.h"
 #include "server/script_loader.h"
+#include "server/script_recorder.h"
 #include "server/scripted_responder.h"
 
 #endif  // SERVER_SCRIPT_H_

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -93,6 +94,32 @@ absl::StatusOr<Framing> FramingFromConfig(const FramingConfig& config) {
       return Framing::FixedSize(config.fixed_size());
   }
   return Framing::Raw();
+}
+
+absl::StatusOr<FramingConfig> FramingToConfig(const Framing& framing) {
+  FramingConfig config;
+  switch (framing.kind) {
+    case Framing::Kind::kRaw:
+      config.set_raw(true);
+      return config;
+    case Framing::Kind::kDelimiter:
+      config.set_delimiter(framing.delimiter);
+      return config;
+    case Framing::Kind::kLengthPrefix: {
+      FramingConfig::LengthPrefix* prefix = config.mutable_length_prefix();
+      prefix->set_header_bytes(static_cast<uint32_t>(framing.header_bytes));
+      prefix->set_little_endian(framing.endian == Framing::Endian::kLittle);
+      prefix->set_includes_header(framing.length_includes_header);
+      return config;
+    }
+    case Framing::Kind::kFixedSize:
+      config.set_fixed_size(framing.fixed_size);
+      return config;
+    case Framing::Kind::kCustom:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "framing: custom framing (C++ code) has no script form");
 }
 
 absl::Status ValidateScript(const Script& script) {
@@ -227,6 +254,30 @@ std::string ScriptToText(const Script& script) {
   std::string out;
   google::protobuf::TextFormat::PrintToString(script, &out);
   return out;
+}
+
+absl::Status WriteScript(const Script& script, const std::string& path,
+                         absl::string_view comment) {
+  std::string text;
+  if (absl::EndsWith(path, ".json")) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    const auto status =
+        google::protobuf::util::MessageToJsonString(script, &text, options);
+    if (!status.ok()) {
+      return absl::InternalError(absl::StrCat("write script ", path, ": ",
+                                              std::string(status.message())));
+    }
+  } else {
+    for (absl::string_view line : absl::StrSplit(comment, '\n')) {
+      if (!comment.empty()) absl::StrAppend(&text, "# ", line, "\n");
+    }
+    text += ScriptToText(script);
+  }
+  if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("write script: ", s.message()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fake_tcp

@@ -32,10 +32,18 @@ absl::StatusOr<Script> ParseScript(absl::string_view text, ScriptFormat format,
 absl::StatusOr<Script> LoadScript(const std::string& path);
 // Writes `script` in protobuf text format.
 std::string ScriptToText(const Script& script);
+// Writes `script` to `path` atomically: JSON for ".json", protobuf text format
+// otherwise, after `comment` ("# " before each line; text format only).
+// Errors begin "write script: " and name the path.
+absl::Status WriteScript(const Script& script, const std::string& path,
+                         absl::string_view comment = "");
 
 // Returns the Framing a script's `framing` field says; INVALID_ARGUMENT
 // naming the field for a bad one (an empty delimiter, header_bytes 3, ...).
 absl::StatusOr<Framing> FramingFromConfig(const FramingConfig& config);
+// The inverse: `framing` as a script's field; INVALID_ARGUMENT for custom
+// framing (C++ code has no script form).
+absl::StatusOr<FramingConfig> FramingToConfig(const Framing& framing);
 
 // Returns a script's google.protobuf.Duration as an absl::Duration.
 absl::Duration DurationFromProto(const google::protobuf::Duration& d);

@@ -80,8 +80,8 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   if (options.proxy.has_value()) {
     absl::StatusOr<HostPort> upstream = ParseHostPort(options.proxy->upstream);
     if (!upstream.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Start: proxy.upstream: ", upstream.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Start: proxy.upstream: ", upstream.status().message()));
     }
     if (upstream->port == 0) {
       return absl::InvalidArgumentError(

@@ -143,8 +143,8 @@ absl::StatusOr<std::vector<SocketAddress>> Resolve(absl::string_view host,
 }
 
 absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& to) {
-  UniqueFd fd(socket(to.addr.ss_family,
-                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(
+      socket(to.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.ok()) {
     return ErrnoStatus(errno,
                        absl::StrCat("socket for ", FormatSockaddr(to.addr)));
