@@ -202,7 +202,8 @@ void IoLoop::UpdateInterest(Connection& conn) {
   const bool reading =
       !conn.peer_closed && !conn.input_held && !OutputFull(conn) &&
       (conn.upstream == nullptr ||
-       conn.upstream->pending() <= options_.max_pending_output);
+       (conn.upstream->connected &&
+        conn.upstream->pending() <= options_.max_pending_output));
   const bool writing = !conn.output.empty() &&
                        conn.output.front().step.kind == ReplyStep::Kind::kWrite;
   if (reading == conn.reading && writing == conn.writing) return;

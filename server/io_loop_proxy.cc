@@ -36,6 +36,9 @@ void IoLoop::ConnectUpstream(Connection& conn) {
   }
   timers_.emplace(upstream->connect_deadline, conn.id);
   conn.upstream = std::move(upstream);
+  // The client is read once the upstream is connected: what it sends goes
+  // there, or, if the upstream never comes, to the answers upstream_gone says.
+  UpdateInterest(conn);
 }
 
 void IoLoop::HandleUpstream(uint64_t id, uint32_t events) {

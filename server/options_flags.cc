@@ -210,6 +210,64 @@ std::vector<OptionFlag> MakeFlags() {
          o->close_after_bytes = n == 0 ? SIZE_MAX : static_cast<size_t>(n);
          return absl::OkStatus();
        }});
+  flags.push_back({"proxy_to",
+                   [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+                     return o.proxy.has_value() ? o.proxy->upstream : "";
+                   },
+                   [](absl::string_view value, ServerOptions* o) {
+                     if (value.empty()) {
+                       o->proxy = std::nullopt;
+                     } else {
+                       o->proxy = ProxyOptions{};
+                       o->proxy->upstream = std::string(value);
+                     }
+                     return absl::OkStatus();
+                   }});
+  // After --proxy_to: they set its fields; without it, only their defaults.
+  flags.push_back(
+      {"proxy_connect_timeout",
+       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+         return absl::FormatDuration(
+             o.proxy.value_or(ProxyOptions{}).connect_timeout);
+       },
+       [](absl::string_view value, ServerOptions* o) {
+         absl::Duration d;
+         if (!absl::ParseDuration(value, &d) || d <= absl::ZeroDuration()) {
+           return Bad(
+               "proxy_connect_timeout",
+               absl::StrCat(" must be a duration > 0 (\"5s\"), got ", value));
+         }
+         if (o->proxy.has_value()) {
+           o->proxy->connect_timeout = d;
+         } else if (d != ProxyOptions{}.connect_timeout) {
+           return Bad("proxy_connect_timeout", " needs --proxy_to");
+         }
+         return absl::OkStatus();
+       }});
+  flags.push_back(
+      {"upstream_gone",
+       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+         return std::string(
+             UpstreamGoneName(o.proxy.value_or(ProxyOptions{}).upstream_gone));
+       },
+       [](absl::string_view value, ServerOptions* o) {
+         using Gone = ProxyOptions::UpstreamGone;
+         std::optional<Gone> gone;
+         for (Gone g : {Gone::kClose, Gone::kReset, Gone::kReply}) {
+           if (value == UpstreamGoneName(g)) gone = g;
+         }
+         if (!gone.has_value()) {
+           return Bad(
+               "upstream_gone",
+               absl::StrCat(" must be close, reset or reply, got ", value));
+         }
+         if (o->proxy.has_value()) {
+           o->proxy->upstream_gone = *gone;
+         } else if (*gone != ProxyOptions{}.upstream_gone) {
+           return Bad("upstream_gone", " needs --proxy_to");
+         }
+         return absl::OkStatus();
+       }});
   return flags;
 }
 

@@ -26,6 +26,9 @@ namespace fake_tcp {
 //   --greeting=<C-escaped>                  greeting (bytes only)
 //   --reply_latency=<duration>              reply_latency ("25ms")
 //   --bytes_per_second  --close_after_bytes the same fields (0: none)
+//   --proxy_to=<host:port>                  proxy->upstream ("": no proxy)
+//   --proxy_connect_timeout=<duration>      proxy->connect_timeout
+//   --upstream_gone=close|reset|reply       proxy->upstream_gone
 // clang-format on
 
 // Returns the flag names (without "--") ServerOptionsToFlags writes and

@@ -55,6 +55,12 @@ void ExpectSame(const ServerOptions& a, const ServerOptions& b) {
   EXPECT_EQ(a.reply_latency, b.reply_latency);
   EXPECT_EQ(a.bytes_per_second, b.bytes_per_second);
   EXPECT_EQ(a.close_after_bytes, b.close_after_bytes);
+  ASSERT_EQ(a.proxy.has_value(), b.proxy.has_value());
+  if (a.proxy.has_value()) {
+    EXPECT_EQ(a.proxy->upstream, b.proxy->upstream);
+    EXPECT_EQ(a.proxy->connect_timeout, b.proxy->connect_timeout);
+    EXPECT_EQ(a.proxy->upstream_gone, b.proxy->upstream_gone);
+  }
 }
 
 TEST(OptionsFlagsTest, DefaultsRoundTrip) {
@@ -84,6 +90,10 @@ TEST(OptionsFlagsTest, EveryFieldRoundTrips) {
   o.reply_latency = absl::Milliseconds(25);
   o.bytes_per_second = 800;
   o.close_after_bytes = 10;
+  o.proxy = ProxyOptions{};
+  o.proxy->upstream = "[::1]:6379";
+  o.proxy->connect_timeout = absl::Milliseconds(1500);
+  o.proxy->upstream_gone = ProxyOptions::UpstreamGone::kReply;
   absl::StatusOr<std::vector<std::string>> flags = ServerOptionsToFlags(o);
   ASSERT_TRUE(flags.ok()) << flags.status();
   absl::StatusOr<ServerOptions> parsed = Parse(*flags);
@@ -142,6 +152,13 @@ TEST(OptionsFlagsTest, BadValuesNameTheFlag) {
            Case{"reply_latency", "-1s", "--reply_latency must be a duration"},
            Case{"log_max_bytes", "x", "--log_max_bytes must be positive"},
            Case{"no_reply", "maybe", "--no_reply: not a bool"},
+           Case{"upstream_gone", "explode",
+                "--upstream_gone must be close, reset or reply, got explode"},
+           Case{"upstream_gone", "reply", "--upstream_gone needs --proxy_to"},
+           Case{"proxy_connect_timeout", "0s",
+                "--proxy_connect_timeout must be a duration > 0"},
+           Case{"proxy_connect_timeout", "1s",
+                "--proxy_connect_timeout needs --proxy_to"},
        }) {
     const absl::Status s = ApplyServerOptionFlag(c.name, c.value, &o);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.name;

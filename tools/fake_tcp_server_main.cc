@@ -92,6 +92,23 @@ ABSL_FLAG(int64_t, bytes_per_second, kDefaults.bytes_per_second,
 ABSL_FLAG(int64_t, close_after_bytes, 0,
           "Close a connection once it was sent this many bytes in all (0: "
           "never).");
+ABSL_FLAG(std::string, proxy_to, "",
+          "Proxy mode: forward every connection to this host:port (a real "
+          "server), logging what passes both ways with --framing; see "
+          "--record.");
+ABSL_FLAG(absl::Duration, proxy_connect_timeout,
+          fake_tcp::ProxyOptions{}.connect_timeout,
+          "Proxy mode: a connect to the upstream that takes longer fails.");
+ABSL_FLAG(std::string, upstream_gone, "close",
+          "Proxy mode: what a client gets once its upstream connection ends "
+          "or cannot be made: close (FIN, after what the upstream sent) | "
+          "reset (RST) | reply (answered from then on by --reply or "
+          "--script).");
+ABSL_FLAG(std::string, record, "",
+          "On exit, write the session as a script that replays it "
+          "(server/script.proto; JSON for a .json file, else text format): "
+          "one rule per distinct message with its replies in order. Load it "
+          "with --script.");
 ABSL_FLAG(
     int, health_port, 0,
     "Port of the grpc.health.v1 endpoint on loopback; 0 picks a free port.");
@@ -284,6 +301,34 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   return options;
 }
 
+// --record: the session, as a script that replays it.
+absl::Status WriteRecording(const FakeTcpServer& server,
+                            const ServerOptions& options) {
+  const std::string path = UserPath(absl::GetFlag(FLAGS_record));
+  if (path.empty()) return absl::OkStatus();
+  const LogCounts counts = server.log().counts();
+  if (counts.dropped > 0) {
+    fprintf(stderr,
+            "fake_tcp_server: --record: the log dropped its %llu oldest "
+            "entries (raise --log_max_events / --log_max_bytes); the "
+            "recording starts after them\n",
+            static_cast<unsigned long long>(counts.dropped));
+  }
+  absl::StatusOr<Script> script =
+      RecordScript(server.log().Events(), options.framing);
+  if (!script.ok()) return script.status();
+  const std::string comment = absl::StrCat(
+      "Recorded by fake_tcp_server",
+      (options.proxy.has_value() ? " from " + options.proxy->upstream
+                                 : std::string()),
+      ": ", counts.accepted, " connections, ", counts.received, " messages, ",
+      script->rules_size(), " rules.\nReplay: fake_tcp_server --script=", path);
+  if (absl::Status s = WriteScript(*script, path, comment); !s.ok()) return s;
+  fprintf(stderr, "fake_tcp_server: recorded %d rules to %s\n",
+          script->rules_size(), path.c_str());
+  return absl::OkStatus();
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "A fake TCP server for tests: replies \"Received\" to every message, "
@@ -306,14 +351,17 @@ int Main(int argc, char** argv) {
   if (!options.ok()) return Usage(options.status());
 
   // Written at exit: a directory that is not there is an error now, not then.
-  const std::string transcript_path = UserPath(absl::GetFlag(FLAGS_transcript));
-  if (!transcript_path.empty()) {
-    const size_t slash = transcript_path.rfind('/');
+  for (const auto& [flag, path] :
+       {std::pair<const char*, std::string>{
+            "transcript", UserPath(absl::GetFlag(FLAGS_transcript))},
+        {"record", UserPath(absl::GetFlag(FLAGS_record))}}) {
+    if (path.empty()) continue;
+    const size_t slash = path.rfind('/');
     const std::string dir =
-        slash == std::string::npos ? "." : transcript_path.substr(0, slash);
+        slash == std::string::npos ? "." : path.substr(0, slash);
     struct stat st;
     if (!dir.empty() && (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
-      fprintf(stderr, "fake_tcp_server: --transcript: no directory %s\n",
+      fprintf(stderr, "fake_tcp_server: --%s: no directory %s\n", flag,
               dir.c_str());
       return kExitUsage;
     }
@@ -358,7 +406,9 @@ int Main(int argc, char** argv) {
     return kExitCannotServe;
   }
   std::string replies = "no reply";
-  if (scripted != nullptr) {
+  if (options->proxy.has_value()) {
+    replies = absl::StrCat("proxy to ", options->proxy->upstream);
+  } else if (scripted != nullptr) {
     replies = absl::StrCat("script ", UserPath(absl::GetFlag(FLAGS_script)),
                            " with ", scripted->RuleUses().size(), " rules");
   } else if (options->reply.has_value()) {
@@ -411,6 +461,11 @@ int Main(int argc, char** argv) {
     }
   }
   health.Stop();
+  if (absl::Status s = WriteRecording(server, *options); !s.ok()) {
+    fprintf(stderr, "fake_tcp_server: --record: %s\n",
+            std::string(s.message()).c_str());
+    status = kExitCannotServe;
+  }
   if (scripted != nullptr) {
     const std::vector<std::string> unused = scripted->UnusedRules();
     if (!unused.empty()) {

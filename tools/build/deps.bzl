@@ -9,7 +9,8 @@ In a consumer's WORKSPACE (the module pulled in as `@fake_tcp_server`):
 It defines, each only where the workspace has not defined it already: the offline rule
 stand-ins (`rules_cc`, `rules_java`, `remote_coverage_tools`), Debian's system libraries
 (`@system_libs`, from pkg-config), Debian's gRPC protos (`@grpc_proto`), Abseil's source and
-skylib for `--config=tsan`, and `@fake_tcp_deps`: the one indirection between this module's
+skylib for `--config=tsan`, the host programs some tests drive (`@host_tools`), and
+`@fake_tcp_deps`: the one indirection between this module's
 targets and the libraries they use. Every BUILD file of the module names
 `@fake_tcp_deps//:absl`, `:gmock`, `:grpc`, ... and nothing else; by default each is an alias
 of the same name in `@system_libs`. A monorepo that builds those libraries from source maps
@@ -21,6 +22,7 @@ them to its own copies, so nothing links two Abseils:
     })
 """
 
+load(":host_tools.bzl", "HOST_TOOLS", "host_tools")
 load(":system_libs.bzl", "abseil_source", "grpc_proto", "system_libs")
 
 # The Debian pkg-config modules behind each library name.
@@ -179,6 +181,9 @@ def fake_tcp_server_dependencies(libraries = {}, from_source = False):
         },
     )
     _maybe(grpc_proto, "grpc_proto")
+
+    # Host programs that tests drive (redis-server for the record/replay demo).
+    _maybe(host_tools, "host_tools", tools = HOST_TOOLS)
 
     # Abseil's source for --config=tsan (tools/build/abseil_source.sh unpacks it), and
     # Debian's bazel-skylib, which Abseil's BUILD files load. Fetched only by builds that

@@ -1,0 +1,192 @@
+// Record and replay with a real server nobody here wrote: Debian's redis-server
+// on loopback, driven by Debian's redis-cli through //tools:fake_tcp_server
+// --proxy_to --record; then the same redis-cli commands against the recorded
+// script (--script) give the same answers with redis-server stopped.
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/subprocess.h"
+#include "tools/base/file.h"
+#include "tools/base/net.h"
+
+namespace fake_tcp {
+namespace {
+
+using ::fake_tcp::testing::Runfile;
+using ::fake_tcp::testing::Subprocess;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+// The commands of the session: replies of every kind (status, bulk string,
+// integer, nil, error).
+const std::vector<std::vector<std::string>>& Commands() {
+  static const auto* const commands =
+      new std::vector<std::vector<std::string>>{{"PING"},
+                                                {"SET", "greeting", "hello"},
+                                                {"GET", "greeting"},
+                                                {"INCR", "counter"},
+                                                {"INCR", "counter"},
+                                                {"GET", "missing"},
+                                                {"INCR", "greeting"}};
+  return *commands;
+}
+
+class RedisRecordReplayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (auto [path, runfile] :
+         {std::pair{&redis_server_, "host_tools/redis-server"},
+          std::pair{&redis_cli_, "host_tools/redis-cli"},
+          std::pair{&fake_, "fake_tcp_server/tools/fake_tcp_server"}}) {
+      absl::StatusOr<std::string> found = Runfile(runfile);
+      ASSERT_TRUE(found.ok()) << found.status();
+      *path = *found;
+    }
+    dir_ = getenv("TEST_TMPDIR");
+  }
+
+  // A port nothing listens on now (the test has a network namespace of its
+  // own, so nothing else takes it meanwhile).
+  static int FreePort() {
+    absl::StatusOr<BoundListener> l = Listen("127.0.0.1", 0, 1);
+    EXPECT_TRUE(l.ok()) << l.status();
+    return l.ok() ? l->port : 0;
+  }
+
+  // Starts redis-server on `port`; returns once it accepts connections.
+  Subprocess StartRedis(int port) {
+    absl::StatusOr<Subprocess> redis =
+        Subprocess::Start({redis_server_, "--port", absl::StrCat(port),
+                           "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                           "no", "--dir", dir_, "--daemonize", "no"});
+    EXPECT_TRUE(redis.ok()) << redis.status();
+    absl::StatusOr<std::string> log = WaitForFile(
+        redis->stdout_path(),
+        [](const std::string& text) {
+          return absl::StrContains(text, "Ready to accept connections");
+        },
+        kTimeout, redis->pidfd());
+    EXPECT_TRUE(log.ok()) << log.status() << "\n" << redis->Stdout();
+    return *std::move(redis);
+  }
+
+  // Starts the fake with `flags`; returns once it accepts, with its address.
+  Subprocess StartFake(std::vector<std::string> flags, std::string* address) {
+    const std::string address_file =
+        absl::StrCat(dir_, "/addr", ++fakes_started_);
+    std::vector<std::string> argv = {fake_, "--port=0", "--quiet",
+                                     "--address_file=" + address_file};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    absl::StatusOr<Subprocess> fake = Subprocess::Start(argv);
+    EXPECT_TRUE(fake.ok()) << fake.status();
+    absl::StatusOr<std::string> addr =
+        WaitForAddressFile(address_file, kTimeout, fake->pidfd());
+    EXPECT_TRUE(addr.ok()) << addr.status() << "\n" << fake->Stderr();
+    *address = addr.ok() ? *addr : "127.0.0.1:1";
+    return *std::move(fake);
+  }
+
+  // Runs every command with redis-cli against `address`; returns "command ->
+  // output" lines.
+  std::string RunCommands(const std::string& address) {
+    const size_t colon = address.rfind(':');
+    std::string transcript;
+    for (const std::vector<std::string>& command : Commands()) {
+      std::vector<std::string> argv = {redis_cli_, "-h",
+                                       address.substr(0, colon), "-p",
+                                       address.substr(colon + 1)};
+      argv.insert(argv.end(), command.begin(), command.end());
+      absl::StatusOr<Subprocess> cli = Subprocess::Start(argv);
+      EXPECT_TRUE(cli.ok()) << cli.status();
+      absl::StatusOr<int> code = cli->Wait(kTimeout);
+      EXPECT_TRUE(code.ok()) << code.status();
+      absl::StrAppend(&transcript, absl::StrJoin(command, " "), " -> ",
+                      cli->Stdout(), cli->Stderr());
+    }
+    return transcript;
+  }
+
+  // Stops `process` with SIGTERM; returns its exit code.
+  static int Stop(Subprocess& process) {
+    process.Signal(SIGTERM);
+    absl::StatusOr<int> code = process.Wait(kTimeout);
+    EXPECT_TRUE(code.ok()) << code.status();
+    return code.ok() ? *code : -1;
+  }
+
+  std::string redis_server_;
+  std::string redis_cli_;
+  std::string fake_;
+  std::string dir_;
+  int fakes_started_ = 0;
+};
+
+TEST_F(RedisRecordReplayTest, RedisCliGetsTheSameAnswersFromTheReplay) {
+  const std::string script = dir_ + "/redis.textproto";
+  const int redis_port = FreePort();
+  std::string recorded;
+  {
+    Subprocess redis = StartRedis(redis_port);
+    std::string address;
+    Subprocess proxy =
+        StartFake({absl::StrCat("--proxy_to=127.0.0.1:", redis_port),
+                   "--record=" + script},
+                  &address);
+    recorded = RunCommands(address);
+    EXPECT_EQ(Stop(proxy), 0) << proxy.Stderr();
+    EXPECT_THAT(proxy.Stderr(), HasSubstr("recorded 6 rules to " + script));
+    Stop(redis);
+  }
+  // What redis-cli printed through the proxy: redis-server's own answers.
+  EXPECT_EQ(recorded,
+            "PING -> PONG\n"
+            "SET greeting hello -> OK\n"
+            "GET greeting -> hello\n"
+            "INCR counter -> 1\n"
+            "INCR counter -> 2\n"
+            "GET missing -> \n"
+            // redis-cli ends an error reply with an empty line.
+            "INCR greeting -> ERR value is not an integer or out of range\n"
+            "\n");
+
+  // redis-server is stopped: the script alone answers the same.
+  std::string address;
+  Subprocess replay = StartFake({"--script=" + script}, &address);
+  EXPECT_EQ(RunCommands(address), recorded);
+  EXPECT_EQ(Stop(replay), 0);
+  EXPECT_THAT(replay.Stderr(), Not(HasSubstr("no rule matched")));
+  EXPECT_THAT(replay.Stderr(), Not(HasSubstr("never matched")));
+
+  // A proxy whose upstream is down answers from the recording instead
+  // (--upstream_gone=reply), and its log says why.
+  Subprocess fallback =
+      StartFake({absl::StrCat("--proxy_to=127.0.0.1:", redis_port),
+                 "--upstream_gone=reply", "--script=" + script,
+                 "--transcript=" + dir_ + "/fallback.txt"},
+                &address);
+  EXPECT_EQ(RunCommands(address), recorded);
+  EXPECT_EQ(Stop(fallback), 0);
+  absl::StatusOr<std::string> transcript = ReadFile(dir_ + "/fallback.txt");
+  ASSERT_TRUE(transcript.ok()) << transcript.status();
+  EXPECT_THAT(*transcript,
+              HasSubstr(absl::StrCat("upstream (connect 127.0.0.1:", redis_port,
+                                     ": Connection refused; upstream_gone: "
+                                     "reply)")));
+}
+
+}  // namespace
+}  // namespace fake_tcp
