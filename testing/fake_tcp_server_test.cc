@@ -15,6 +15,7 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/script.h"
 #include "testing/test_util.h"
 #include "testing/transcript.h"
 
@@ -246,6 +247,37 @@ TEST(HarnessTest, OutOfProcessChildGetsEveryServerOption) {
                       },
                       kTimeout)
                   .ok());
+}
+
+TEST(HarnessTest, OutOfProcessProxiesAndItsLogRecordsTheSession) {
+  ServerOptions upstream_options;
+  upstream_options.port = 0;
+  upstream_options.framing = Framing::Delimiter("\n");
+  upstream_options.reply = "pong\n";
+  FakeTcpServer upstream(upstream_options);
+  ASSERT_TRUE(upstream.Start().ok());
+  FixtureOptions options;
+  options.out_of_process = true;
+  options.server.port = 0;
+  options.server.framing = Framing::Delimiter("\n");
+  options.server.proxy = ProxyOptions{};
+  options.server.proxy->upstream = upstream.address();
+  Harness harness(options);
+  const absl::Status started = harness.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  absl::StatusOr<TcpClient> c = TcpClient::Connect(harness.address(), kTimeout);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->SendAll("ping\n", kTimeout).ok());
+  EXPECT_EQ(c->ReceiveExactly(5, kTimeout).value_or(""), "pong\n");
+  EXPECT_THAT(upstream.log().ReceivedMessages(), ElementsAre("ping"));
+  harness.Stop();
+  // The child's log, mirrored here, is a recording like an in-process one.
+  absl::StatusOr<Script> script =
+      RecordScript(harness.log().Events(), options.server.framing);
+  ASSERT_TRUE(script.ok()) << script.status();
+  ASSERT_EQ(script->rules_size(), 1);
+  EXPECT_EQ(script->rules(0).when().equals(), "ping");
+  EXPECT_EQ(script->rules(0).responses(0).bytes(), "pong\n");
 }
 
 TEST(HarnessTest, OutOfProcessRejectsCppOnlyOptions) {

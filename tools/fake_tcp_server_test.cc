@@ -125,6 +125,12 @@ TEST_F(ToolTest, InvalidFlagsAndScriptsExitTwoNamingTheProblem) {
       {{"--transcript=" + dir_ + "/no/such/dir/t.txt"},
        "--transcript: no directory " + dir_ + "/no/such/dir"},
       {{"--port=0", "9500"}, "unexpected argument \"9500\""},
+      {{"--proxy_to=127.0.0.1:1", "--upstream_gone=explode"},
+       "--upstream_gone must be close, reset or reply, got explode"},
+      {{"--upstream_gone=reset"}, "--upstream_gone needs --proxy_to"},
+      {{"--proxy_to=nowhere"}, "proxy.upstream: nowhere: expected host:port"},
+      {{"--record=" + dir_ + "/no/such/dir/r.textproto"},
+       "--record: no directory " + dir_ + "/no/such/dir"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> argv = {server_binary_};
