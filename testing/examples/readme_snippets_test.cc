@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -58,6 +60,63 @@ TEST(ServerReadmeTest, TheFakeWithoutTheFixture) {
   SendHelloWorld("127.0.0.1:9500");  // the code under test
   ASSERT_TRUE(server.log().WaitForMessages(1, absl::Seconds(10)).ok());
   EXPECT_THAT(server.log().ReceivedMessages(), ElementsAre("Hello, world"));
+}
+
+// Code under test for the recording snippet: asks "ping" and "time" over a
+// line protocol; returns the answers.
+std::string RunTheClient(const std::string& address) {
+  absl::StatusOr<fake_tcp::TcpClient> c =
+      fake_tcp::TcpClient::Connect(address, absl::Seconds(10));
+  if (!c.ok()) return std::string(c.status().message());
+  std::string answers;
+  for (const char* question : {"ping\n", "time\n"}) {
+    if (!c->SendAll(question, absl::Seconds(10)).ok()) break;
+    answers += c->ReceiveUntil("\n", absl::Seconds(10)).value_or("?");
+  }
+  return answers;
+}
+
+// server/README.md, "Record a real server and replay it".
+TEST(ServerReadmeTest, RecordAndReplay) {
+  fake_tcp::ServerOptions real_options;  // stands in for the real server
+  real_options.port = 0;
+  real_options.framing = fake_tcp::Framing::Delimiter("\n");
+  real_options.responder = [](const fake_tcp::ReceivedMessage& m) {
+    return std::optional<fake_tcp::Reply>(m.bytes == "ping" ? "pong\n"
+                                                            : "12:00\n");
+  };
+  fake_tcp::FakeTcpServer real(real_options);
+  ASSERT_TRUE(real.Start().ok());
+  const std::string real_server_address = real.address();
+  const std::string path =
+      std::string(getenv("TEST_TMPDIR")) + "/recorded.textproto";
+
+  fake_tcp::ServerOptions options;
+  options.port = 0;
+  options.framing = fake_tcp::Framing::Delimiter("\n");
+  options.proxy = fake_tcp::ProxyOptions{};
+  options.proxy->upstream = real_server_address;  // e.g. "127.0.0.1:6379"
+  fake_tcp::FakeTcpServer proxy(options);
+  ASSERT_TRUE(proxy.Start().ok());
+  const std::string live = RunTheClient(proxy.address());  // the real answers
+  proxy.Stop();
+  absl::StatusOr<fake_tcp::Script> script =
+      fake_tcp::RecordScript(proxy.log().Events(), options.framing);
+  ASSERT_TRUE(script.ok()) << script.status();
+  ASSERT_TRUE(fake_tcp::WriteScript(*script, path).ok());  // .json: JSON
+
+  // Later, with no real server: the recording answers.
+  absl::StatusOr<std::shared_ptr<fake_tcp::ScriptedResponder>> replay =
+      fake_tcp::ScriptedResponder::Create(*fake_tcp::LoadScript(path));
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  fake_tcp::ServerOptions replay_options;
+  replay_options.port = 0;
+  ASSERT_TRUE((*replay)->ApplyTo(&replay_options).ok());
+  fake_tcp::FakeTcpServer fake(replay_options);
+  ASSERT_TRUE(fake.Start().ok());
+  EXPECT_EQ(RunTheClient(fake.address()), live);
+  EXPECT_EQ(live, "pong\n12:00\n");
+  EXPECT_EQ(real.log().counts().received, 2u);  // the replay never reached it
 }
 
 // server/README.md, "Shape replies, inject faults".
