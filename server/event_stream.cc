@@ -45,6 +45,8 @@ EventRecord::Type ToRecordType(EventType type) {
       return EventRecord::STALLED;
     case EventType::kUpstream:
       return EventRecord::UPSTREAM;
+    case EventType::kTls:
+      return EventRecord::TLS;
   }
   return EventRecord::TYPE_UNSPECIFIED;
 }
@@ -75,6 +77,8 @@ EventType FromRecordType(EventRecord::Type type) {
       return EventType::kStalled;
     case EventRecord::UPSTREAM:
       return EventType::kUpstream;
+    case EventRecord::TLS:
+      return EventType::kTls;
     default:
       return EventType::kReceived;
   }

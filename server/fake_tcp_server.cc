@@ -62,6 +62,10 @@ absl::Status FakeTcpServer::Start() {
     state_ = ListenerState::kAccepting;
     port_ = listener->port;
     address_ = listener->address;
+    if (const TlsServerContext* tls = (*loop)->tls(); tls != nullptr) {
+      tls_ca_pem_ = tls->ca_pem();
+      tls_certificate_ = tls->certificate();
+    }
     wake_fd_ = wake.release();
   }
   io_thread_ = std::thread([this, loop = *std::move(loop)] {
@@ -315,6 +319,16 @@ void FakeTcpServer::NotifyStateObservers() {
 int FakeTcpServer::port() const {
   absl::MutexLock lock(&mu_);
   return port_;
+}
+
+std::string FakeTcpServer::tls_ca_pem() const {
+  absl::MutexLock lock(&mu_);
+  return tls_ca_pem_;
+}
+
+Certificate FakeTcpServer::tls_certificate() const {
+  absl::MutexLock lock(&mu_);
+  return tls_certificate_;
 }
 
 std::string FakeTcpServer::address() const {

@@ -131,6 +131,13 @@ class FakeTcpServer {
 
   const ServerOptions& options() const { return options_; }
 
+  // With options.tls, after Start(): the CA certificate (PEM) clients must
+  // trust when the server made its own certificate; "" otherwise.
+  std::string tls_ca_pem() const ABSL_LOCKS_EXCLUDED(mu_);
+  // With options.tls, after Start(): the server's certificate chain and key
+  // (PEM), as loaded or made (for the health endpoint's TLS).
+  Certificate tls_certificate() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   // Runs `task` on the I/O thread, named `op` in errors. From another thread:
   // returns its result once it ran; from the I/O thread (a Responder): queues
@@ -186,6 +193,8 @@ class FakeTcpServer {
   int port_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<QueuedTask> tasks_ ABSL_GUARDED_BY(mu_);
   std::string address_ ABSL_GUARDED_BY(mu_);
+  std::string tls_ca_pem_ ABSL_GUARDED_BY(mu_);
+  Certificate tls_certificate_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fake_tcp

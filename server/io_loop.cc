@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -60,20 +62,28 @@ absl::StatusOr<std::unique_ptr<IoLoop>> IoLoop::Create(
     }
     upstream = resolved->front();
   }
+  std::unique_ptr<TlsServerContext> tls;
+  if (options->tls.has_value()) {
+    absl::StatusOr<std::unique_ptr<TlsServerContext>> context =
+        TlsServerContext::Create(*options->tls);
+    if (!context.ok()) return context.status();
+    tls = *std::move(context);
+  }
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll.ok()) return ErrnoStatus(errno, "Start: epoll_create1");
   if (!EpollAdd(epoll.get(), listener.get(), kListenerTag) ||
       !EpollAdd(epoll.get(), wake_fd, kWakeTag)) {
     return ErrnoStatus(errno, "Start: epoll_ctl");
   }
-  return std::unique_ptr<IoLoop>(new IoLoop(options, log, std::move(listener),
-                                            std::move(epoll), wake_fd,
-                                            std::move(take_work), upstream));
+  return std::unique_ptr<IoLoop>(
+      new IoLoop(options, log, std::move(listener), std::move(epoll), wake_fd,
+                 std::move(take_work), upstream, std::move(tls)));
 }
 
 IoLoop::IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
                UniqueFd epoll, int wake_fd, TakeWork take_work,
-               std::optional<SocketAddress> upstream)
+               std::optional<SocketAddress> upstream,
+               std::unique_ptr<TlsServerContext> tls)
     : options_(*options),
       log_(*log),
       listener_(std::move(listener)),
@@ -82,7 +92,8 @@ IoLoop::IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
       take_work_(std::move(take_work)),
       read_buffer_(options_.read_size),
       responder_(options_.responder),
-      upstream_address_(upstream) {
+      upstream_address_(upstream),
+      tls_(std::move(tls)) {
   if (upstream_address_.has_value()) {
     upstream_name_ = FormatSockaddr(upstream_address_->addr);
   }
@@ -95,6 +106,12 @@ IoLoop::IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
 IoLoop::~IoLoop() = default;
 
 void IoLoop::Run() {
+  // A write to a connection the peer reset fails with EPIPE instead of
+  // killing the process: send() says MSG_NOSIGNAL, OpenSSL's writes cannot.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   epoll_event events[kMaxEpollEvents];
   bool stopping = false;
   while (!stopping) {
@@ -264,11 +281,11 @@ void IoLoop::AcceptAll() {
     conn.peer = peer;
     AddEvent(EventType::kAccepted, id, std::move(peer), "", "");
     connections_.emplace(id, std::move(owned));
-    if (options_.greeting.has_value()) {
-      QueueShared(conn, *options_.greeting, greeting_bytes_);
-      if (!Pump(conn)) continue;
+    if (tls_ != nullptr) {
+      StartTls(conn);  // Begin() once the handshake is done
+    } else {
+      Begin(conn);
     }
-    if (upstream_address_.has_value()) ConnectUpstream(conn);
   }
 }
 
@@ -303,16 +320,37 @@ void IoLoop::RetryAccepting() {
   AcceptAll();
 }
 
+bool IoLoop::Begin(Connection& conn) {
+  if (options_.greeting.has_value()) {
+    QueueShared(conn, *options_.greeting, greeting_bytes_);
+    if (!Pump(conn)) return false;
+  }
+  if (upstream_address_.has_value()) {
+    const uint64_t id = conn.id;
+    ConnectUpstream(conn);
+    return connections_.contains(id);
+  }
+  return true;
+}
+
 void IoLoop::HandleConnection(uint64_t id, uint32_t events) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;  // closed earlier in this batch
   Connection& conn = *it->second;
+  if (conn.handshaking) {
+    ContinueHandshake(conn, events);
+    return;
+  }
+  // TLS wanted to write to go on reading.
+  const bool read_again = conn.tls_want_write && (events & EPOLLOUT);
+  if (read_again) conn.tls_want_write = false;
   if (events & EPOLLOUT) {
     if (!Pump(conn)) return;
   }
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || read_again) {
     if (conn.reading) Read(conn);
   }
+  if (tls_ != nullptr) DrainTls(id);
 }
 
 // Reads once (level-triggered epoll calls again while bytes remain), frames,
@@ -322,11 +360,14 @@ void IoLoop::Read(Connection& conn) {
   if (options_.framing.kind == Framing::Kind::kRaw) {
     cap = std::min(cap, options_.max_message_size);
   }
-  const ssize_t n = read(conn.fd, read_buffer_.data(), cap);
+  std::string error;
+  const ssize_t n = ReadSocket(conn, read_buffer_.data(), cap, &error);
+  if (n == kWouldBlock) {
+    UpdateInterest(conn);
+    return;
+  }
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    const int err = errno;
-    Close(conn, EventType::kReset, strerror(err));
+    Close(conn, EventType::kReset, std::move(error));
     return;
   }
   if (n == 0) {
@@ -448,6 +489,10 @@ void IoLoop::Close(Connection& conn, EventType type, std::string detail,
   AddEvent(type, id, std::move(conn.peer), std::move(bytes), std::move(detail));
   // Logged before the peer can see the close.
   Publish();
+  if (conn.tls != nullptr && !conn.handshaking &&
+      type != EventType::kServerReset && type != EventType::kReset) {
+    conn.tls->Shutdown();  // close_notify, then the FIN
+  }
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn.fd, nullptr);
   close(conn.fd);
   connections_.erase(id);  // destroys `conn`

@@ -1,6 +1,8 @@
 #ifndef SERVER_IO_LOOP_H_
 #define SERVER_IO_LOOP_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -22,6 +24,7 @@
 #include "server/reply.h"
 #include "server/reply_plan.h"
 #include "server/server_options.h"
+#include "server/tls.h"
 #include "tools/base/net.h"
 #include "tools/base/unique_fd.h"
 
@@ -91,6 +94,9 @@ class IoLoop {
   // Decides replies with `responder` from the next message on; an empty one
   // restores options.reply.
   void SetResponder(Responder responder);
+  // The TLS context, or null without options.tls.
+  const TlsServerContext* tls() const { return tls_.get(); }
+
   // Takes the listener out of the epoll set (connects wait in the backlog).
   void PauseAccepting();
   // Closes the listener (connects are refused).
@@ -172,6 +178,11 @@ class IoLoop {
     // Leading bytes of `input` already searched for a delimiter (NextFrame's
     // `searched`): a long line costs linear time, not quadratic.
     size_t input_searched = 0;
+    // TLS: the session; the handshake is under way; the session waits for
+    // the socket to be writable (to go on reading or with the handshake).
+    std::unique_ptr<TlsSession> tls;
+    bool handshaking = false;
+    bool tls_want_write = false;
     // Proxy mode: the upstream, while there is one.
     std::unique_ptr<Upstream> upstream;
     // Proxy mode: the upstream is gone and the connection closes once its
@@ -186,7 +197,8 @@ class IoLoop {
 
   IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
          UniqueFd epoll, int wake_fd, TakeWork take_work,
-         std::optional<SocketAddress> upstream);
+         std::optional<SocketAddress> upstream,
+         std::unique_ptr<TlsServerContext> tls);
 
   // Events.
   bool RunTasks();
@@ -200,6 +212,23 @@ class IoLoop {
   bool Deframe(Connection& conn);
   void OnMessage(Connection& conn, absl::string_view bytes);
   void OnEof(Connection& conn);
+  // A connection is ready for its greeting and upstream (after the TLS
+  // handshake, if any). Returns false iff it was closed.
+  bool Begin(Connection& conn);
+
+  // The socket, through TLS when there is any (io_loop_tls.cc). Read: > 0
+  // bytes, 0 end of stream; write: bytes taken. Both: kWouldBlock, or
+  // kFailed with `error`.
+  static constexpr ssize_t kWouldBlock = -2;
+  static constexpr ssize_t kFailed = -1;
+  ssize_t ReadSocket(Connection& conn, char* buffer, size_t capacity,
+                     std::string* error);
+  ssize_t WriteSocket(Connection& conn, const char* data, size_t size,
+                      std::string* error);
+  void StartTls(Connection& conn);
+  void ContinueHandshake(Connection& conn, uint32_t events);
+  // Reads what TLS has decrypted already, which no socket event announces.
+  void DrainTls(uint64_t id);
 
   // Proxy mode (io_loop_proxy.cc). Each returns false iff `conn` was closed.
   void ConnectUpstream(Connection& conn);
@@ -277,6 +306,8 @@ class IoLoop {
   // log.
   std::optional<SocketAddress> upstream_address_;
   std::string upstream_name_;
+  // TLS: the server's context (null without options.tls).
+  std::unique_ptr<TlsServerContext> tls_;
 };
 
 }  // namespace fake_tcp

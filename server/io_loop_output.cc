@@ -125,6 +125,7 @@ bool IoLoop::DoThen(Connection& conn, Reply::Then then) {
       Reset(conn, std::move(why));
       return false;
     case Reply::Then::kHalfClose:
+      if (conn.tls != nullptr) conn.tls->Shutdown();
       shutdown(conn.fd, SHUT_WR);
       conn.write_shut = true;
       AddEvent(EventType::kServerHalfClosed, conn.id, conn.peer, "",
@@ -143,6 +144,7 @@ bool IoLoop::DoThen(Connection& conn, Reply::Then then) {
 // Writes the leading kWrite ops until done or the socket would block. Returns
 // false iff the connection was closed (a write error, or close_after_bytes).
 bool IoLoop::WriteNow(Connection& conn) {
+  if (conn.handshaking) return true;  // replies wait for the TLS handshake
   while (!conn.output.empty() &&
          conn.output.front().step.kind == ReplyStep::Kind::kWrite) {
     Op& op = conn.output.front();
@@ -168,13 +170,12 @@ bool IoLoop::WriteNow(Connection& conn) {
     }
     ssize_t n = 0;
     if (want > 0) {
-      n = send(conn.fd, op.bytes().data() + conn.output_offset, want,
-               MSG_NOSIGNAL);
+      std::string error;
+      n = WriteSocket(conn, op.bytes().data() + conn.output_offset, want,
+                      &error);
+      if (n == kWouldBlock) return true;
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-        if (errno == EINTR) continue;
-        const int err = errno;
-        Close(conn, EventType::kReset, absl::StrCat("send: ", strerror(err)));
+        Close(conn, EventType::kReset, absl::StrCat("send: ", error));
         return false;
       }
     }
@@ -199,13 +200,19 @@ bool IoLoop::WriteNow(Connection& conn) {
 // write is next.
 void IoLoop::UpdateInterest(Connection& conn) {
   if (conn.upstream != nullptr) UpdateUpstreamInterest(conn);
+  const bool stalled_handshake =
+      conn.handshaking &&
+      options_.tls->handshake_fault == TlsOptions::HandshakeFault::kStall;
   const bool reading =
-      !conn.peer_closed && !conn.input_held && !OutputFull(conn) &&
+      !stalled_handshake && !conn.peer_closed && !conn.input_held &&
+      !OutputFull(conn) &&
       (conn.upstream == nullptr ||
        (conn.upstream->connected &&
         conn.upstream->pending() <= options_.max_pending_output));
-  const bool writing = !conn.output.empty() &&
-                       conn.output.front().step.kind == ReplyStep::Kind::kWrite;
+  const bool writing =
+      conn.tls_want_write ||
+      (!conn.handshaking && !conn.output.empty() &&
+       conn.output.front().step.kind == ReplyStep::Kind::kWrite);
   if (reading == conn.reading && writing == conn.writing) return;
   epoll_event ev{};
   ev.events = (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0);

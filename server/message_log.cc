@@ -38,6 +38,8 @@ absl::string_view EventTypeName(EventType type) {
       return "stalled";
     case EventType::kUpstream:
       return "upstream";
+    case EventType::kTls:
+      return "tls";
   }
   return "unknown";
 }
@@ -58,6 +60,7 @@ bool IsCloseEvent(EventType type) {
     case EventType::kServerHalfClosed:
     case EventType::kStalled:
     case EventType::kUpstream:
+    case EventType::kTls:
       return false;
   }
   return false;

@@ -47,6 +47,8 @@ enum class EventType {
   // Proxy mode: the connection's upstream connected, failed or closed
   // (`detail` says which and where).
   kUpstream,
+  // TLS: the handshake completed; `detail` says what was negotiated.
+  kTls,
 };
 
 // Returns the event type's name, e.g. "received".

@@ -14,6 +14,7 @@
 #include "server/framing.h"
 #include "server/message_log.h"
 #include "server/reply.h"
+#include "server/tls.h"
 
 namespace fake_tcp {
 
@@ -99,6 +100,10 @@ struct ServerOptions {
   // max_pending_output bytes wait for the upstream, reading from the upstream
   // while they wait for the client.
   std::optional<ProxyOptions> proxy;
+  // When set, the server speaks TLS (see TlsOptions): each connection's
+  // handshake is logged (kTls), then its plaintext as for plain TCP. The
+  // greeting and the upstream connect wait for the handshake.
+  std::optional<TlsOptions> tls;
 };
 
 // Whether the listener accepts connections.

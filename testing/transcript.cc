@@ -64,6 +64,8 @@ Look LookOf(EventType type) {
       return {"fault", "over max_connections"};
     case EventType::kUpstream:
       return {"open", "upstream"};
+    case EventType::kTls:
+      return {"open", "TLS handshake"};
   }
   return {"close", "?"};
 }

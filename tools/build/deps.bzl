@@ -50,6 +50,7 @@ SYSTEM_LIBRARIES = {
     "gmock_main": ["gmock_main"],
     "grpc": ["grpc++"],
     "gtest": ["gtest"],
+    "openssl": ["openssl"],
     "protobuf": ["protobuf"],
     "re2": ["re2"],
 }
@@ -93,6 +94,7 @@ FROM_SOURCE = {
     "gmock_main": ["@com_google_googletest//:gtest_main"],
     "grpc": ["@com_github_grpc_grpc//:grpc++"],
     "gtest": ["@com_google_googletest//:gtest"],
+    "openssl": ["@boringssl//:ssl"],
     "protobuf": ["@com_google_protobuf//:protobuf"],
     "re2": ["@com_googlesource_code_re2//:re2"],
     "protoc": ["@com_google_protobuf//:protoc"],
