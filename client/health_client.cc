@@ -8,6 +8,9 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
+#include "grpcpp/security/tls_credentials_options.h"
 
 namespace fake_tcp {
 namespace {
@@ -30,9 +33,43 @@ std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view address,
   // A unique channel, so a wait never reuses a broken subchannel of another
   // call.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (!options.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls_server_name);
+  }
   return grpc::CreateCustomChannel(std::string(address),
-                                   grpc::InsecureChannelCredentials(), args);
+                                   options.credentials != nullptr
+                                       ? options.credentials
+                                       : grpc::InsecureChannelCredentials(),
+                                   args);
 }
+
+}  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> HealthTlsCredentials(
+    const HealthTls& tls) {
+  using grpc::experimental::IdentityKeyCertPair;
+  using grpc::experimental::StaticDataCertificateProvider;
+  std::vector<IdentityKeyCertPair> identity;
+  if (!tls.client_cert_pem.empty()) {
+    identity.push_back({tls.client_key_pem, tls.client_cert_pem});
+  }
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  if (!tls.ca_pem.empty() || !identity.empty()) {
+    options.set_certificate_provider(
+        std::make_shared<StaticDataCertificateProvider>(tls.ca_pem, identity));
+  }
+  if (!tls.ca_pem.empty()) options.watch_root_certs();
+  if (!identity.empty()) options.watch_identity_key_cert_pairs();
+  if (tls.no_verify) {
+    options.set_verify_server_certs(false);
+    options.set_check_call_host(false);
+    options.set_certificate_verifier(
+        std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
+  }
+  return grpc::experimental::TlsCredentials(options);
+}
+
+namespace {
 
 void Prepare(grpc::ClientContext* context, absl::Time deadline,
              const HealthCallOptions& options) {

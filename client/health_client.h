@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace fake_tcp {
 
@@ -27,7 +28,28 @@ struct HealthCallOptions {
   std::string user_agent;
   // Sent with the call.
   std::vector<std::pair<std::string, std::string>> metadata;
+  // The channel's credentials; null: plaintext. HealthTlsCredentials() makes
+  // TLS ones.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // TLS: the name the server's certificate must be for (and the SNI),
+  // instead of the address's host.
+  std::string tls_server_name;
 };
+
+// How a health client speaks TLS (grpc_health_probe's -tls flags).
+struct HealthTls {
+  // The CA to trust (PEM); "": the system's roots.
+  std::string ca_pem;
+  // A client certificate and key (PEM) for mutual TLS; "": none.
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  // Do not verify the server's certificate at all.
+  bool no_verify = false;
+};
+
+// Returns TLS channel credentials as `tls` says.
+std::shared_ptr<grpc::ChannelCredentials> HealthTlsCredentials(
+    const HealthTls& tls);
 
 // Calls grpc.health.v1.Health/Check on `address` ("127.0.0.1:port") for
 // `service` ("" is the whole server) and returns the answer. Errors carry the

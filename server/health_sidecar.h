@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/fake_tcp_server.h"
+#include "server/tls.h"
 
 namespace grpc {
 class Server;
@@ -32,6 +33,9 @@ struct HealthOptions {
   // A connection that has not finished gRPC's handshake by then is closed, so
   // clients that connect and say nothing cannot hold descriptors for long.
   absl::Duration handshake_timeout = absl::Seconds(10);
+  // Serve TLS with this certificate chain and key (PEM; e.g. the TCP
+  // server's, FakeTcpServer::tls_certificate()); empty: plaintext.
+  Certificate tls;
 };
 
 // A gRPC server speaking the standard grpc.health.v1.Health (Check and Watch)

@@ -6,8 +6,11 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 
 namespace fake_tcp {
@@ -61,6 +64,28 @@ OptionFlag LogLimitFlag(std::string name, size_t LogLimits::*field) {
           return Bad(name, absl::StrCat(" must be positive, got ", value));
         }
         o->log_limits.*field = static_cast<size_t>(n);
+        return absl::OkStatus();
+      }};
+}
+
+// A flag of a TlsOptions field: applied to options.tls when --tls set it;
+// without it, only the field's default is accepted.
+OptionFlag TlsFlag(
+    std::string name,
+    std::function<absl::StatusOr<std::string>(const TlsOptions&)> write,
+    std::function<absl::Status(absl::string_view, TlsOptions*)> read) {
+  return OptionFlag{
+      name,
+      [write](const ServerOptions& o) {
+        return write(o.tls.value_or(TlsOptions{}));
+      },
+      [name, write, read](absl::string_view value, ServerOptions* o) {
+        if (o->tls.has_value()) return read(value, &*o->tls);
+        TlsOptions scratch;
+        if (absl::Status s = read(value, &scratch); !s.ok()) return s;
+        if (write(scratch).value_or("?") != write(TlsOptions{}).value_or("!")) {
+          return Bad(name, " needs --tls");
+        }
         return absl::OkStatus();
       }};
 }
@@ -268,6 +293,100 @@ std::vector<OptionFlag> MakeFlags() {
          }
          return absl::OkStatus();
        }});
+  flags.push_back({"tls",
+                   [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+                     return o.tls.has_value() ? "true" : "false";
+                   },
+                   [](absl::string_view value, ServerOptions* o) {
+                     bool on = false;
+                     if (!absl::SimpleAtob(value, &on)) {
+                       return Bad("tls", absl::StrCat(": not a bool: ", value));
+                     }
+                     if (on) {
+                       o->tls = TlsOptions{};
+                     } else {
+                       o->tls = std::nullopt;
+                     }
+                     return absl::OkStatus();
+                   }});
+  // After --tls: they set its fields; without it, only their defaults.
+  flags.push_back(TlsFlag(
+      "tls_cert",
+      [](const TlsOptions& t) -> absl::StatusOr<std::string> {
+        return t.cert_file;
+      },
+      [](absl::string_view v, TlsOptions* t) {
+        t->cert_file = std::string(v);
+        return absl::OkStatus();
+      }));
+  flags.push_back(TlsFlag(
+      "tls_key",
+      [](const TlsOptions& t) -> absl::StatusOr<std::string> {
+        return t.key_file;
+      },
+      [](absl::string_view v, TlsOptions* t) {
+        t->key_file = std::string(v);
+        return absl::OkStatus();
+      }));
+  flags.push_back(TlsFlag(
+      "tls_client_ca",
+      [](const TlsOptions& t) -> absl::StatusOr<std::string> {
+        return t.client_ca_file;
+      },
+      [](absl::string_view v, TlsOptions* t) {
+        t->client_ca_file = std::string(v);
+        return absl::OkStatus();
+      }));
+  flags.push_back(TlsFlag(
+      "tls_alpn",
+      [](const TlsOptions& t) -> absl::StatusOr<std::string> {
+        for (const std::string& p : t.alpn) {
+          if (p.empty() || absl::StrContains(p, ',')) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("tls.alpn: \"", p,
+                             "\" has no flag spelling (empty or a comma)"));
+          }
+        }
+        return absl::StrJoin(t.alpn, ",");
+      },
+      [](absl::string_view v, TlsOptions* t) {
+        t->alpn = absl::StrSplit(v, ',', absl::SkipEmpty());
+        return absl::OkStatus();
+      }));
+  flags.push_back(TlsFlag(
+      "tls_min_version",
+      [](const TlsOptions& t) -> absl::StatusOr<std::string> {
+        return t.min_version == TlsOptions::Version::kTls13 ? "1.3" : "1.2";
+      },
+      [](absl::string_view v, TlsOptions* t) {
+        if (v == "1.2") {
+          t->min_version = TlsOptions::Version::kTls12;
+        } else if (v == "1.3") {
+          t->min_version = TlsOptions::Version::kTls13;
+        } else {
+          return Bad("tls_min_version",
+                     absl::StrCat(" must be 1.2 or 1.3, got ", v));
+        }
+        return absl::OkStatus();
+      }));
+  flags.push_back(TlsFlag(
+      "tls_handshake_fault",
+      [](const TlsOptions& t) -> absl::StatusOr<std::string> {
+        return std::string(HandshakeFaultName(t.handshake_fault));
+      },
+      [](absl::string_view v, TlsOptions* t) {
+        using Fault = TlsOptions::HandshakeFault;
+        for (Fault f :
+             {Fault::kNone, Fault::kFail, Fault::kStall, Fault::kClose}) {
+          if (v == HandshakeFaultName(f)) {
+            t->handshake_fault = f;
+            return absl::OkStatus();
+          }
+        }
+        return Bad(
+            "tls_handshake_fault",
+            absl::StrCat(" must be none, fail, stall or close, got ", v));
+      }));
   return flags;
 }
 

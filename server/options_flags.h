@@ -29,6 +29,12 @@ namespace fake_tcp {
 //   --proxy_to=<host:port>                  proxy->upstream ("": no proxy)
 //   --proxy_connect_timeout=<duration>      proxy->connect_timeout
 //   --upstream_gone=close|reset|reply       proxy->upstream_gone
+//   --tls                                   tls (set, with its defaults)
+//   --tls_cert  --tls_key  --tls_client_ca  tls->cert_file, key_file,
+//                                           client_ca_file
+//   --tls_alpn=h2,http/1.1                  tls->alpn
+//   --tls_min_version=1.2|1.3               tls->min_version
+//   --tls_handshake_fault=none|fail|stall|close  tls->handshake_fault
 // clang-format on
 
 // Returns the flag names (without "--") ServerOptionsToFlags writes and

@@ -61,6 +61,15 @@ void ExpectSame(const ServerOptions& a, const ServerOptions& b) {
     EXPECT_EQ(a.proxy->connect_timeout, b.proxy->connect_timeout);
     EXPECT_EQ(a.proxy->upstream_gone, b.proxy->upstream_gone);
   }
+  ASSERT_EQ(a.tls.has_value(), b.tls.has_value());
+  if (a.tls.has_value()) {
+    EXPECT_EQ(a.tls->cert_file, b.tls->cert_file);
+    EXPECT_EQ(a.tls->key_file, b.tls->key_file);
+    EXPECT_EQ(a.tls->client_ca_file, b.tls->client_ca_file);
+    EXPECT_EQ(a.tls->alpn, b.tls->alpn);
+    EXPECT_EQ(a.tls->min_version, b.tls->min_version);
+    EXPECT_EQ(a.tls->handshake_fault, b.tls->handshake_fault);
+  }
 }
 
 TEST(OptionsFlagsTest, DefaultsRoundTrip) {
@@ -94,6 +103,13 @@ TEST(OptionsFlagsTest, EveryFieldRoundTrips) {
   o.proxy->upstream = "[::1]:6379";
   o.proxy->connect_timeout = absl::Milliseconds(1500);
   o.proxy->upstream_gone = ProxyOptions::UpstreamGone::kReply;
+  o.tls = TlsOptions{};
+  o.tls->cert_file = "/certs/server.pem";
+  o.tls->key_file = "/certs/server.key";
+  o.tls->client_ca_file = "/certs/clients.pem";
+  o.tls->alpn = {"h2", "http/1.1"};
+  o.tls->min_version = TlsOptions::Version::kTls13;
+  o.tls->handshake_fault = TlsOptions::HandshakeFault::kStall;
   absl::StatusOr<std::vector<std::string>> flags = ServerOptionsToFlags(o);
   ASSERT_TRUE(flags.ok()) << flags.status();
   absl::StatusOr<ServerOptions> parsed = Parse(*flags);
@@ -159,6 +175,12 @@ TEST(OptionsFlagsTest, BadValuesNameTheFlag) {
                 "--proxy_connect_timeout must be a duration > 0"},
            Case{"proxy_connect_timeout", "1s",
                 "--proxy_connect_timeout needs --proxy_to"},
+           Case{"tls_min_version", "1.1",
+                "--tls_min_version must be 1.2 or 1.3, got 1.1"},
+           Case{"tls_handshake_fault", "explode",
+                "--tls_handshake_fault must be none, fail, stall or close"},
+           Case{"tls_cert", "/x.pem", "--tls_cert needs --tls"},
+           Case{"tls", "maybe", "--tls: not a bool"},
        }) {
     const absl::Status s = ApplyServerOptionFlag(c.name, c.value, &o);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.name;

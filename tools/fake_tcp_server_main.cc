@@ -109,6 +109,30 @@ ABSL_FLAG(std::string, record, "",
           "(server/script.proto; JSON for a .json file, else text format): "
           "one rule per distinct message with its replies in order. Load it "
           "with --script.");
+ABSL_FLAG(bool, tls, false,
+          "Speak TLS: with a throwaway CA and a certificate for localhost, "
+          "127.0.0.1 and ::1 made at start (see --tls_ca_file), or "
+          "--tls_cert/--tls_key.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "TLS: the server's certificate chain (PEM file); with --tls_key.");
+ABSL_FLAG(std::string, tls_key, "", "TLS: the server's private key (PEM).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "TLS: require client certificates signed by a CA in this PEM file "
+          "(mutual TLS).");
+ABSL_FLAG(std::string, tls_alpn, "",
+          "TLS: ALPN protocols in preference order, comma-separated "
+          "(h2,http/1.1).");
+ABSL_FLAG(std::string, tls_min_version, "1.2",
+          "TLS: the lowest version accepted: 1.2 | 1.3.");
+ABSL_FLAG(std::string, tls_handshake_fault, "none",
+          "TLS: a fault in every handshake: none | fail (handshake_failure "
+          "alert) | stall (never answer) | close (FIN after the ClientHello).");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "TLS: write the CA certificate clients must trust (PEM; the made "
+          "one) to this file (atomically) before the address files.");
+ABSL_FLAG(bool, health_tls, false,
+          "Serve the health endpoint over TLS too, with the server's "
+          "certificate (needs --tls).");
 ABSL_FLAG(
     int, health_port, 0,
     "Port of the grpc.health.v1 endpoint on loopback; 0 picks a free port.");
@@ -293,6 +317,15 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
     *scripted = *responder;
     if (absl::Status s = (*scripted)->ApplyTo(&options); !s.ok()) return s;
   }
+  if (!absl::GetFlag(FLAGS_tls_ca_file).empty() &&
+      (!options.tls.has_value() || !options.tls->cert_file.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls_ca_file writes the CA the server makes: it needs --tls "
+        "without --tls_cert");
+  }
+  if (absl::GetFlag(FLAGS_health_tls) && !options.tls.has_value()) {
+    return absl::InvalidArgumentError("--health_tls needs --tls");
+  }
   const int health_port = absl::GetFlag(FLAGS_health_port);
   if (health_port < 0 || health_port > 65535) {
     return absl::InvalidArgumentError(
@@ -384,6 +417,16 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
   }
+  const std::string tls_ca_file = UserPath(absl::GetFlag(FLAGS_tls_ca_file));
+  if (!tls_ca_file.empty()) {
+    // Before the address file: a client that waits for that finds this.
+    if (absl::Status s = WriteFileAtomically(tls_ca_file, server.tls_ca_pem());
+        !s.ok()) {
+      fprintf(stderr, "fake_tcp_server: --tls_ca_file: %s\n",
+              std::string(s.message()).c_str());
+      return kExitCannotServe;
+    }
+  }
   const std::string address_file = UserPath(absl::GetFlag(FLAGS_address_file));
   if (!address_file.empty()) {
     if (absl::Status s = WriteFileAtomically(address_file, server.address());
@@ -398,6 +441,9 @@ int Main(int argc, char** argv) {
       options->address.find(':') != std::string::npos ? "::1" : "127.0.0.1";
   health_options.port = absl::GetFlag(FLAGS_health_port);
   health_options.service = absl::GetFlag(FLAGS_health_service);
+  if (absl::GetFlag(FLAGS_health_tls)) {
+    health_options.tls = server.tls_certificate();
+  }
   health_options.address_file =
       UserPath(absl::GetFlag(FLAGS_health_address_file));
   HealthSidecar health(&server, health_options);
@@ -405,14 +451,17 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return kExitCannotServe;
   }
-  std::string replies = "no reply";
+  std::string replies = options->tls.has_value() ? "TLS, " : "";
   if (options->proxy.has_value()) {
-    replies = absl::StrCat("proxy to ", options->proxy->upstream);
+    replies += absl::StrCat("proxy to ", options->proxy->upstream);
   } else if (scripted != nullptr) {
-    replies = absl::StrCat("script ", UserPath(absl::GetFlag(FLAGS_script)),
-                           " with ", scripted->RuleUses().size(), " rules");
+    replies += absl::StrCat("script ", UserPath(absl::GetFlag(FLAGS_script)),
+                            " with ", scripted->RuleUses().size(), " rules");
   } else if (options->reply.has_value()) {
-    replies = absl::StrCat("reply \"", absl::CHexEscape(*options->reply), "\"");
+    replies +=
+        absl::StrCat("reply \"", absl::CHexEscape(*options->reply), "\"");
+  } else {
+    replies += "no reply";
   }
   printf(
       "fake_tcp_server: listening on %s (%s framing, %s); health on %s "

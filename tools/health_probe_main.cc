@@ -19,6 +19,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -59,7 +60,20 @@ ABSL_FLAG(std::string, addr_file, "",
           "Read the address from this file (as fake_tcp_server "
           "--health_address_file writes it), waiting for it to appear for up "
           "to -wait (or -connect-timeout).");
-ABSL_FLAG(bool, tls, false, "Not supported: plain-text only (exits 1).");
+ABSL_FLAG(bool, tls, false,
+          "Use TLS (by default, verified against the "
+          "system's roots and the address's host name).");
+ABSL_FLAG(std::string, tls_ca_cert, "",
+          "TLS: the CA certificate (PEM file) to verify the server with.");
+ABSL_FLAG(std::string, tls_client_cert, "",
+          "TLS: a client certificate (PEM file) for mutual TLS.");
+ABSL_FLAG(std::string, tls_client_key, "",
+          "TLS: the client certificate's private key (PEM file).");
+ABSL_FLAG(bool, tls_no_verify, false,
+          "TLS: do not verify the server's certificate.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "TLS: the name the server's certificate must be for (and the SNI), "
+          "instead of the address's host.");
 
 namespace fake_tcp {
 namespace {
@@ -98,6 +112,54 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv,
   return out;
 }
 
+// The -tls flags, checked as grpc_health_probe checks them, as credentials.
+absl::Status TlsFromFlags(HealthCallOptions* call) {
+  const bool tls = absl::GetFlag(FLAGS_tls);
+  const std::string ca = UserPath(absl::GetFlag(FLAGS_tls_ca_cert));
+  const std::string cert = UserPath(absl::GetFlag(FLAGS_tls_client_cert));
+  const std::string key = UserPath(absl::GetFlag(FLAGS_tls_client_key));
+  const bool no_verify = absl::GetFlag(FLAGS_tls_no_verify);
+  const std::string server_name = absl::GetFlag(FLAGS_tls_server_name);
+  if (!tls) {
+    if (!ca.empty() || !cert.empty() || !key.empty() || no_verify ||
+        !server_name.empty()) {
+      return absl::InvalidArgumentError("specified -tls-* flags without -tls");
+    }
+    return absl::OkStatus();
+  }
+  if (no_verify && !ca.empty()) {
+    return absl::InvalidArgumentError(
+        "cannot specify -tls-ca-cert with -tls-no-verify (CA cert would not "
+        "be used)");
+  }
+  if (no_verify && !server_name.empty()) {
+    return absl::InvalidArgumentError(
+        "cannot specify -tls-server-name with -tls-no-verify (server name "
+        "would not be used)");
+  }
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError(
+        "-tls-client-cert and -tls-client-key go together");
+  }
+  HealthTls settings;
+  settings.no_verify = no_verify;
+  for (const auto& [flag, path, pem] :
+       {std::tuple{"-tls-ca-cert", ca, &settings.ca_pem},
+        std::tuple{"-tls-client-cert", cert, &settings.client_cert_pem},
+        std::tuple{"-tls-client-key", key, &settings.client_key_pem}}) {
+    if (path.empty()) continue;
+    absl::StatusOr<std::string> text = ReadFile(path);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", text.status().message()));
+    }
+    *pem = *text;
+  }
+  call->credentials = HealthTlsCredentials(settings);
+  call->tls_server_name = server_name;
+  return absl::OkStatus();
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Checks a grpc.health.v1 endpoint, as grpc_health_probe does.\n"
@@ -134,8 +196,9 @@ int Main(int argc, char** argv) {
     }
     addr = *read;
   }
-  if (absl::GetFlag(FLAGS_tls)) {
-    fprintf(stderr, "error: -tls is not supported (plain text only)\n");
+  HealthCallOptions call;
+  if (absl::Status s = TlsFromFlags(&call); !s.ok()) {
+    fprintf(stderr, "error: %s\n", std::string(s.message()).c_str());
     return kInvalidArguments;
   }
   if (absl::GetFlag(FLAGS_connect_timeout) <= absl::ZeroDuration() ||
@@ -143,7 +206,6 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "error: -connect-timeout and -rpc-timeout must be > 0\n");
     return kInvalidArguments;
   }
-  HealthCallOptions call;
   call.user_agent = absl::GetFlag(FLAGS_user_agent);
   for (const std::string& header : headers) {
     const size_t colon = header.find(':');
@@ -179,8 +241,14 @@ int Main(int argc, char** argv) {
   // Check.
   grpc::ChannelArguments channel_args;
   channel_args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, call.user_agent);
+  if (!call.tls_server_name.empty()) {
+    channel_args.SetSslTargetNameOverride(call.tls_server_name);
+  }
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      addr, grpc::InsecureChannelCredentials(), channel_args);
+      addr,
+      call.credentials != nullptr ? call.credentials
+                                  : grpc::InsecureChannelCredentials(),
+      channel_args);
   const absl::Time connect_start = absl::Now();
   if (!channel->WaitForConnected(absl::ToChronoTime(
           connect_start + absl::GetFlag(FLAGS_connect_timeout)))) {

@@ -1,6 +1,7 @@
 // Runs //tools:health_probe as a child process against a real health sidecar
 // and checks every exit code it can produce here, and its message.
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -76,16 +77,69 @@ TEST_F(HealthProbeTest, ServingExitsZero) {
 
 TEST_F(HealthProbeTest, InvalidArgumentsExitOne) {
   for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{},
-                                             {addr_, "-no-such-flag"},
-                                             {addr_, "-connect-timeout=soon"},
-                                             {addr_, "-rpc-timeout=0s"},
-                                             {addr_, "-rpc-header=no-colon"},
-                                             {addr_, "-tls"}}) {
+       std::vector<std::vector<std::string>>{
+           {},
+           {addr_, "-no-such-flag"},
+           {addr_, "-connect-timeout=soon"},
+           {addr_, "-rpc-timeout=0s"},
+           {addr_, "-rpc-header=no-colon"},
+           {addr_, "-tls-no-verify"},
+           {addr_, "-tls", "-tls-no-verify", "-tls-ca-cert=ca.pem"},
+           {addr_, "-tls", "-tls-client-cert=c.pem"},
+           {addr_, "-tls", "-tls-ca-cert=/no/such.pem"}}) {
     const Result r = Probe(args);
     EXPECT_EQ(r.code, 1) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
   }
   EXPECT_THAT(Probe({}).stderr_text, HasSubstr("-addr not specified"));
+}
+
+// The health endpoint over TLS, with the TCP server's generated certificate.
+class HealthProbeTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.port = 0;
+    options.tls = TlsOptions{};
+    server_ = std::make_unique<FakeTcpServer>(options);
+    ASSERT_TRUE(server_->Start().ok());
+    HealthOptions health_options;
+    health_options.tls = server_->tls_certificate();
+    health_ = std::make_unique<HealthSidecar>(server_.get(), health_options);
+    ASSERT_TRUE(health_->Start().ok());
+    addr_ = absl::StrCat("-addr=", health_->address());
+    ca_ = absl::StrCat(getenv("TEST_TMPDIR"), "/ca.pem");
+    std::ofstream(ca_) << server_->tls_ca_pem();
+  }
+
+  std::unique_ptr<FakeTcpServer> server_;
+  std::unique_ptr<HealthSidecar> health_;
+  std::string addr_;
+  std::string ca_;
+};
+
+TEST_F(HealthProbeTlsTest, VerifiedWithTheCaOrUnverifiedExitsZero) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {addr_, "-tls", "-tls-ca-cert=" + ca_},
+           {addr_, "-tls", "-tls-ca-cert=" + ca_, "-tls-server-name=localhost"},
+           {addr_, "-tls", "-tls-no-verify"},
+           {addr_, "-tls", "-tls-ca-cert=" + ca_, "-wait=10s"}}) {
+    const Result r = Probe(args);
+    EXPECT_EQ(r.code, 0) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
+    EXPECT_THAT(r.stderr_text, HasSubstr("status: SERVING"));
+  }
+}
+
+TEST_F(HealthProbeTlsTest, UntrustedMisnamedOrPlaintextFailsToConnect) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {addr_, "-tls", "-connect-timeout=1s"},  // the system's roots
+           {addr_, "-tls", "-tls-ca-cert=" + ca_,
+            "-tls-server-name=example.com", "-connect-timeout=1s"},
+           {addr_, "-connect-timeout=1s"}}) {
+    const Result r = Probe(args);
+    EXPECT_EQ(r.code, 2) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
+  }
 }
 
 TEST_F(HealthProbeTest, NothingListeningExitsTwo) {
