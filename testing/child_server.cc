@@ -68,6 +68,11 @@ absl::Status ChildServer::Start() {
       "--quiet",
   };
   argv.insert(argv.end(), server_flags->begin(), server_flags->end());
+  if (o.tls.has_value() && o.tls->cert_file.empty()) {
+    // Written before the address file, so there once the child accepts.
+    tls_ca_file_ = dir + "/ca.pem";
+    argv.push_back(absl::StrCat("--tls_ca_file=", tls_ca_file_));
+  }
   if (options_.script.has_value()) {
     if (absl::Status s = ValidateScript(*options_.script); !s.ok()) {
       return absl::InvalidArgumentError(

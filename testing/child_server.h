@@ -44,6 +44,9 @@ class ChildServer {
   // "127.0.0.1:9500"; empty before SERVING.
   const std::string& address() const { return address_; }
   const std::string& health_address() const { return health_address_; }
+  // With options.server.tls and a made certificate: the file the child wrote
+  // its CA to (--tls_ca_file); "" otherwise.
+  const std::string& tls_ca_file() const { return tls_ca_file_; }
 
  private:
   // The error for a child that did not come up, with its exit and stderr.
@@ -55,6 +58,7 @@ class ChildServer {
   EventLogFollower follower_;
   std::string address_;
   std::string health_address_;
+  std::string tls_ca_file_;
   bool stopped_ = false;
 };
 

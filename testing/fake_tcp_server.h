@@ -64,6 +64,9 @@ class FakeTcpServerTest : public ::testing::Test, public ServerWaits {
   std::string address() const { return harness_->address(); }
   int port() const { return harness_->port(); }
   std::string health_address() const { return harness_->health_address(); }
+  // With options.server.tls (a made certificate): a PEM file of the CA the
+  // code under test must trust.
+  std::string tls_ca_file() const { return harness_->tls_ca_file(); }
 
  private:
   std::unique_ptr<Harness> harness_;
@@ -94,6 +97,7 @@ class SharedFakeTcpServer : public ::testing::Environment, public ServerWaits {
   FakeTcpServer* server() { return harness_.server(); }
   const MessageLog& log() const { return harness_.log(); }
   std::string address() const { return harness_.address(); }
+  std::string tls_ca_file() const { return harness_.tls_ca_file(); }
 
   // The registered shared server, or null.
   static SharedFakeTcpServer* Get();

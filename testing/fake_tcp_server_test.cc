@@ -17,11 +17,15 @@
 #include "gtest/gtest.h"
 #include "server/script.h"
 #include "testing/test_util.h"
+#include "testing/tls_test_client.h"
 #include "testing/transcript.h"
+#include "tools/base/file.h"
 
 namespace fake_tcp::testing {
 namespace {
 
+using ::fake_tcp::testing::TlsClientOptions;
+using ::fake_tcp::testing::TlsTestClient;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::Ge;
@@ -278,6 +282,38 @@ TEST(HarnessTest, OutOfProcessProxiesAndItsLogRecordsTheSession) {
   ASSERT_EQ(script->rules_size(), 1);
   EXPECT_EQ(script->rules(0).when().equals(), "ping");
   EXPECT_EQ(script->rules(0).responses(0).bytes(), "pong\n");
+}
+
+TEST(HarnessTest, TlsInAndOutOfProcessWritesTheCaForTheCodeUnderTest) {
+  for (const bool out_of_process : {false, true}) {
+    FixtureOptions options;
+    options.out_of_process = out_of_process;
+    options.server.port = 0;
+    options.server.framing = Framing::Delimiter("\n");
+    options.server.tls = TlsOptions{};
+    options.server.tls->alpn = {"x-test"};
+    Harness harness(options);
+    const absl::Status started = harness.Start();
+    ASSERT_TRUE(started.ok()) << started;
+    absl::StatusOr<std::string> ca =
+        ::fake_tcp::ReadFile(harness.tls_ca_file());
+    ASSERT_TRUE(ca.ok()) << out_of_process << ": " << ca.status();
+    TlsClientOptions client_options;
+    client_options.ca_pem = *ca;
+    client_options.verify_name = "127.0.0.1";
+    client_options.alpn = {"x-test"};
+    absl::StatusOr<TlsTestClient> client =
+        TlsTestClient::Connect(harness.address(), client_options);
+    ASSERT_TRUE(client.ok()) << out_of_process << ": " << client.status();
+    EXPECT_EQ(client->alpn(), "x-test");
+    ASSERT_TRUE(client->Send("hi\n").ok());
+    EXPECT_EQ(client->ReceiveExactly(8).value_or("?"), "Received");
+    absl::StatusOr<Event> tls = harness.log().WaitForEvent(
+        [](const Event& e) { return e.type == EventType::kTls; }, kTimeout);
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    EXPECT_THAT(tls->detail, HasSubstr("ALPN x-test"));
+    harness.Stop();
+  }
 }
 
 TEST(HarnessTest, OutOfProcessRejectsCppOnlyOptions) {

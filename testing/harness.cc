@@ -1,5 +1,8 @@
 #include "testing/harness.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
@@ -7,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/health_client.h"
 #include "testing/network_isolation.h"
+#include "tools/base/file.h"
 #include "tools/base/net.h"
 
 namespace fake_tcp::testing {
@@ -49,6 +53,16 @@ absl::Status Harness::StartInProcess() {
     }
     return s;
   }
+  if (const std::string ca = server_->tls_ca_pem(); !ca.empty()) {
+    static std::atomic<int> counter{0};
+    const char* dir = getenv("TEST_TMPDIR");
+    tls_ca_file_ =
+        absl::StrCat(dir != nullptr ? dir : "/tmp", "/fake_tcp_server_ca_",
+                     getpid(), "_", counter.fetch_add(1), ".pem");
+    if (absl::Status s = WriteFileAtomically(tls_ca_file_, ca); !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s = WaitUntilServing(
           health_->address(), options_.health.service, options_.ready_timeout);
       !s.ok()) {
@@ -86,6 +100,11 @@ int Harness::port() const {
   if (server_ != nullptr) return server_->port();
   absl::StatusOr<HostPort> address = ParseHostPort(this->address());
   return address.ok() ? address->port : 0;
+}
+
+std::string Harness::tls_ca_file() const {
+  if (child_ != nullptr) return child_->tls_ca_file();
+  return tls_ca_file_;
 }
 
 std::string Harness::health_address() const {

@@ -62,6 +62,9 @@ class Harness {
   std::string address() const;
   int port() const;
   std::string health_address() const;
+  // With options.server.tls and a made certificate, after Start(): a PEM file
+  // of the CA the code under test must trust; "" otherwise.
+  std::string tls_ca_file() const;
   const FixtureOptions& options() const { return options_; }
 
   // Remembers a failed wait for the transcript.
@@ -78,6 +81,7 @@ class Harness {
   std::shared_ptr<ScriptedResponder> script_;
   std::unique_ptr<FakeTcpServer> server_;
   std::unique_ptr<HealthSidecar> health_;
+  std::string tls_ca_file_;
   // Out of process.
   std::unique_ptr<ChildServer> child_;
   bool stopped_ = false;
