@@ -282,6 +282,29 @@ TEST(TlsTest, ScriptsGreetingsAndFaultsWorkOverTls) {
   EXPECT_TRUE(client->ReceiveEof().ok());
 }
 
+// The output bound holds over TLS: a client that does not read keeps at
+// most max_pending_output of replies queued; the rest of what it sent waits
+// unread, unanswered and unlogged until it reads.
+TEST(TlsTest, SlowReaderKeepsTheOutputBounded) {
+  ServerOptions options = TlsServer();
+  options.reply = std::string(256 << 10, 'r');
+  options.max_pending_output = size_t{1} << 20;
+  FakeTcpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  absl::StatusOr<TlsTestClient> client =
+      TlsTestClient::Connect(server.address(), Trusting(server));
+  ASSERT_TRUE(client.ok()) << client.status();
+  std::string hundred;
+  for (int i = 0; i < 100; ++i) hundred += "m\n";
+  ASSERT_TRUE(client->Send(hundred).ok());
+  ASSERT_TRUE(client->ReceiveExactly(1).ok());
+  // Unbounded, all 100 would be answered (25 MiB queued) before the first
+  // byte went out; bounded, a few MiB at most (what the sockets hold).
+  EXPECT_LT(server.log().counts().received, 100u);
+  ASSERT_TRUE(client->ReceiveExactly(100 * (256 << 10) - 1).ok());
+  EXPECT_EQ(server.log().counts().received, 100u);
+}
+
 TEST(TlsTest, TlsInFrontOfAPlaintextUpstream) {
   ServerOptions upstream_options = AnyPort();
   upstream_options.reply = "plain pong";

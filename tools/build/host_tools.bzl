@@ -1,7 +1,7 @@
 """Programs of the host's Debian packages as declared inputs of tests.
 
-A test that drives a real server nobody here wrote (Debian's `redis-server`, driven by its
-`redis-cli`) names them as `data` (`@host_tools//:redis-server`), so the action declares
+A test that drives a real program nobody here wrote (Debian's `redis-server` and `redis-cli`,
+`openssl s_client`, `curl`) names it as `data` (`@host_tools//:redis-server`), so the action declares
 every file it runs and a remote executor receives them with its inputs. `tools/bazel`
 installs the packages (HOST_TOOLS below); where one is missing, its target is a stub that
 fails saying which package to install, so the rest of the build is unaffected.
@@ -9,6 +9,8 @@ fails saying which package to install, so the rest of the build is unaffected.
 
 # Program (in /usr/bin) -> the Debian package that installs it.
 HOST_TOOLS = {
+    "curl": "curl",
+    "openssl": "openssl",
     "redis-cli": "redis-tools",
     "redis-server": "redis-server",
 }
