@@ -15,6 +15,7 @@
 // at once.
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
@@ -295,4 +296,12 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace fake_tcp
 
-int main(int argc, char** argv) { return fake_tcp::Main(argc, argv); }
+int main(int argc, char** argv) {
+  const int code = fake_tcp::Main(argc, argv);
+  // Ends without static destructors: a connect gRPC still runs in its own
+  // threads (a TLS handshake that failed verification, a connect that timed
+  // out) must not race with the library's teardown.
+  fflush(stdout);
+  fflush(stderr);
+  _exit(code);
+}
