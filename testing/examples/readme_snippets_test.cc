@@ -23,6 +23,7 @@
 #include "server/health_sidecar.h"
 #include "server/script.h"
 #include "testing/fake_tcp_server.h"
+#include "testing/tls_test_client.h"
 
 namespace {
 
@@ -117,6 +118,40 @@ TEST(ServerReadmeTest, RecordAndReplay) {
   EXPECT_EQ(RunTheClient(fake.address()), live);
   EXPECT_EQ(live, "pong\n12:00\n");
   EXPECT_EQ(real.log().counts().received, 2u);  // the replay never reached it
+}
+
+// Code under test for the TLS snippet: sends `message` over TLS, trusting
+// `ca_pem` for "localhost".
+void ConnectOverTls(const std::string& address, const std::string& ca_pem,
+                    const std::string& message) {
+  fake_tcp::testing::TlsClientOptions options;
+  options.ca_pem = ca_pem;
+  options.verify_name = "localhost";
+  options.sni = "localhost";
+  absl::StatusOr<fake_tcp::testing::TlsTestClient> c =
+      fake_tcp::testing::TlsTestClient::Connect(address, options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->Send(message).ok());
+  EXPECT_EQ(c->ReceiveExactly(8).value_or("?"), "Received");
+}
+
+// server/README.md, "Speak TLS".
+TEST(ServerReadmeTest, Tls) {
+  fake_tcp::ServerOptions options;
+  options.port = 0;
+  options.framing = fake_tcp::Framing::Delimiter("\n");
+  // A CA and a certificate for localhost, made at Start:
+  options.tls = fake_tcp::TlsOptions{};
+  options.tls->alpn = {"h2", "http/1.1"};
+  fake_tcp::FakeTcpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  // The code under test trusts server.tls_ca_pem() (PEM) for localhost,
+  // 127.0.0.1 or ::1, and connects to server.address().
+  ConnectOverTls(server.address(), server.tls_ca_pem(), "hello\n");
+  ASSERT_TRUE(server.log().WaitForMessages(1, absl::Seconds(10)).ok());
+  EXPECT_THAT(server.log().ReceivedMessages(), ElementsAre("hello"));
+  // Version, cipher, SNI, ALPN, client certificate: one kTls event each.
+  EXPECT_EQ(server.log().EventsOfType(fake_tcp::EventType::kTls).size(), 1u);
 }
 
 // server/README.md, "Shape replies, inject faults".
