@@ -341,6 +341,22 @@ void IoLoop::HandleConnection(uint64_t id, uint32_t events) {
     ContinueHandshake(conn, events);
     return;
   }
+  if ((events & (EPOLLHUP | EPOLLERR)) && !conn.reading && !conn.writing) {
+    // Reported whatever the interest, again and again until handled: a reset
+    // while the connection reads nothing (its upstream still connecting, its
+    // output waiting on a timer) must end it now, not spin.
+    int error = 0;
+    socklen_t len = sizeof(error);
+    getsockopt(conn.fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    if (error != 0) {
+      Close(conn, EventType::kReset, strerror(error));
+    } else if (!conn.peer_closed) {
+      Read(conn);  // the end of the stream, and what came before it
+    } else {
+      Close(conn, EventType::kPeerClosed, "hung up", std::move(conn.input));
+    }
+    return;
+  }
   // TLS wanted to write to go on reading.
   const bool read_again = conn.tls_want_write && (events & EPOLLOUT);
   if (read_again) conn.tls_want_write = false;

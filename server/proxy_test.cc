@@ -233,6 +233,36 @@ TEST(ProxyTest, UpstreamThatNeverReadsHoldsBackTheClient) {
   EXPECT_LT(taken, size_t{64} << 20);
 }
 
+// A client that resets while its upstream connect is still under way (the
+// upstream's accept queue is full: its SYN goes unanswered) is closed at once,
+// not after the connect timeout (nor with the loop spinning on the reset).
+TEST(ProxyTest, ClientResetWhileTheUpstreamConnectsEndsAtOnce) {
+  ServerOptions upstream_options = AnyPort();
+  upstream_options.backlog = 1;
+  FakeTcpServer upstream(upstream_options);
+  ASSERT_TRUE(upstream.Start().ok());
+  ASSERT_TRUE(upstream.PauseAccepting().ok());
+  absl::StatusOr<std::vector<SocketAddress>> to =
+      Resolve("127.0.0.1", upstream.port());
+  ASSERT_TRUE(to.ok()) << to.status();
+  std::vector<UniqueFd> queued;  // fill the accept queue
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<UniqueFd> fd = StartConnect(to->front());
+    ASSERT_TRUE(fd.ok()) << fd.status();
+    queued.push_back(*std::move(fd));
+  }
+  ServerOptions options = ProxyTo(upstream.address());
+  options.proxy->connect_timeout = absl::Minutes(5);
+  FakeTcpServer proxy(options);
+  ASSERT_TRUE(proxy.Start().ok());
+  TcpClient client = MustConnect(proxy);
+  ASSERT_TRUE(proxy.log().WaitForConnections(1, kTimeout).ok());
+  client.Close(/*reset=*/true);
+  ASSERT_TRUE(proxy.log().WaitForConnectionClosed(1, kTimeout).ok());
+  EXPECT_EQ(TypesOf(proxy.log(), 1).back(), EventType::kReset);
+  EXPECT_TRUE(proxy.log().EventsOfType(EventType::kUpstream).empty());
+}
+
 TEST(ProxyTest, BadUpstreamIsRejectedAtStart) {
   FakeTcpServer no_port(ProxyTo("127.0.0.1"));
   EXPECT_THAT(no_port.Start().message(),

@@ -23,19 +23,8 @@
 namespace fake_tcp {
 namespace {
 
-// OpenSSL's error queue as one line (emptied), or "" when it is empty.
-std::string OpenSslErrors() {
-  std::vector<std::string> reasons;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    reasons.push_back(buf);
-  }
-  return absl::StrJoin(reasons, "; ");
-}
-
 absl::Status Internal(absl::string_view what) {
-  return absl::InternalError(absl::StrCat(what, ": ", OpenSslErrors()));
+  return absl::InternalError(absl::StrCat(what, ": ", TakeOpenSslErrors()));
 }
 
 EVP_PKEY* NewKey() {
@@ -148,6 +137,16 @@ int FailClientHello(SSL*, int* alert, void*) {
 
 }  // namespace
 
+std::string TakeOpenSslErrors() {
+  std::vector<std::string> reasons;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    reasons.push_back(buf);
+  }
+  return absl::StrJoin(reasons, "; ");
+}
+
 absl::string_view HandshakeFaultName(TlsOptions::HandshakeFault fault) {
   switch (fault) {
     case TlsOptions::HandshakeFault::kNone:
@@ -240,13 +239,13 @@ TlsSession::Io TlsSession::Result(int ret, std::string* error) {
       return Io::kClosed;
     case SSL_ERROR_SYSCALL: {
       const int err = errno;
-      std::string reasons = OpenSslErrors();
+      std::string reasons = TakeOpenSslErrors();
       if (reasons.empty() && err == 0) return Io::kClosed;  // end of stream
       *error = reasons.empty() ? strerror(err) : reasons;
       return Io::kError;
     }
     default:
-      *error = OpenSslErrors();
+      *error = TakeOpenSslErrors();
       if (error->empty()) *error = absl::StrCat("SSL error ", code);
       return Io::kError;
   }
@@ -321,6 +320,9 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
+  // The fake never renegotiates, and a client asking to cannot make a write
+  // wait for a read.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
   // A client that closes without close_notify ends the stream, as most do.
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -368,7 +370,7 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(
   if (!ok) {
     return absl::InvalidArgumentError(
         absl::StrCat("Start: tls: cert_file ", options.cert_file,
-                     ": no usable PEM certificate: ", OpenSslErrors()));
+                     ": no usable PEM certificate: ", TakeOpenSslErrors()));
   }
   BIO* key_bio = BIO_new_mem_buf(certificate.key_pem.data(),
                                  static_cast<int>(certificate.key_pem.size()));
@@ -378,16 +380,17 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(
        SSL_CTX_check_private_key(ctx) == 1;
   EVP_PKEY_free(key);
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Start: tls: key_file ", options.key_file,
-        ": no PEM private key matching the certificate: ", OpenSslErrors()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: tls: key_file ", options.key_file,
+                     ": no PEM private key matching the certificate: ",
+                     TakeOpenSslErrors()));
   }
   if (!options.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, options.client_ca_file.c_str(),
                                       nullptr) != 1) {
       return absl::InvalidArgumentError(
           absl::StrCat("Start: tls: client_ca_file ", options.client_ca_file,
-                       ": ", OpenSslErrors()));
+                       ": ", TakeOpenSslErrors()));
     }
     SSL_CTX_set_client_CA_list(
         ctx, SSL_load_client_CA_file(options.client_ca_file.c_str()));

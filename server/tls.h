@@ -52,6 +52,10 @@ struct TlsOptions {
 // Returns "none", "fail", "stall" or "close".
 absl::string_view HandshakeFaultName(TlsOptions::HandshakeFault fault);
 
+// Takes OpenSSL's error queue (of this thread) and returns it as one line,
+// reasons separated by "; " ("" when it is empty).
+std::string TakeOpenSslErrors();
+
 // A certificate and its private key, PEM.
 struct Certificate {
   std::string cert_pem;

@@ -34,15 +34,12 @@ struct TlsTestClient::State {
 
 namespace {
 
+// OpenSSL's reasons, else errno's, else the end of the stream.
 std::string Errors() {
-  std::vector<std::string> reasons;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    reasons.push_back(buf);
-  }
-  if (reasons.empty()) return errno != 0 ? strerror(errno) : "end of stream";
-  return absl::StrJoin(reasons, "; ");
+  const int err = errno;
+  std::string reasons = TakeOpenSslErrors();
+  if (!reasons.empty()) return reasons;
+  return err != 0 ? strerror(err) : "end of stream";
 }
 
 absl::Status Failed(absl::string_view step) {
