@@ -41,6 +41,27 @@ bool EpollAdd(int epoll_fd, int fd, uint64_t tag) {
   return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
+// True iff a connect to `to` would reach the listener bound at `self` (the
+// same port, and the same address or a wildcard one).
+bool ReachesItself(const sockaddr_storage& self, const sockaddr_storage& to) {
+  if (self.ss_family != to.ss_family) return false;
+  if (self.ss_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(self);
+    const auto& b = reinterpret_cast<const sockaddr_in&>(to);
+    return a.sin_port == b.sin_port &&
+           (a.sin_addr.s_addr == b.sin_addr.s_addr ||
+            a.sin_addr.s_addr == htonl(INADDR_ANY));
+  }
+  if (self.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(self);
+    const auto& b = reinterpret_cast<const sockaddr_in6&>(to);
+    return a.sin6_port == b.sin6_port &&
+           (memcmp(&a.sin6_addr, &b.sin6_addr, sizeof(in6_addr)) == 0 ||
+            IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr));
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IoLoop>> IoLoop::Create(
@@ -61,6 +82,16 @@ absl::StatusOr<std::unique_ptr<IoLoop>> IoLoop::Create(
           absl::StrCat("Start: proxy.upstream: ", resolved.status().message()));
     }
     upstream = resolved->front();
+    sockaddr_storage self{};
+    socklen_t len = sizeof(self);
+    if (getsockname(listener.get(), reinterpret_cast<sockaddr*>(&self), &len) ==
+            0 &&
+        ReachesItself(self, upstream->addr)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Start: proxy.upstream: ", options->proxy->upstream,
+                       " is this server's own address ", FormatSockaddr(self),
+                       " (it would forward every connection to itself)"));
+    }
   }
   std::unique_ptr<TlsServerContext> tls;
   if (options->tls.has_value()) {

@@ -23,6 +23,7 @@ namespace {
 using ::fake_tcp::testing::AnyPort;
 using ::fake_tcp::testing::MustConnect;
 using ::fake_tcp::testing::ReadN;
+using ::fake_tcp::testing::RefusingPort;
 using ::fake_tcp::testing::TypesOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -45,13 +46,6 @@ ServerOptions ProxyTo(const std::string& upstream) {
   options.proxy = ProxyOptions{};
   options.proxy->upstream = upstream;
   return options;
-}
-
-// An address nothing listens on.
-std::string ClosedAddress() {
-  absl::StatusOr<BoundListener> l = Listen("127.0.0.1", 0, 1);
-  EXPECT_TRUE(l.ok()) << l.status();
-  return l.ok() ? l->address : "127.0.0.1:1";
 }
 
 // The detail of the first kUpstream event of connection `id`, waiting for it.
@@ -123,7 +117,8 @@ TEST(ProxyTest, ClientHalfCloseIsPassedOnAndTheAnswerStillArrives) {
 }
 
 TEST(ProxyTest, RefusedUpstreamClosesTheClientAndSaysWhy) {
-  const std::string nowhere = ClosedAddress();
+  const RefusingPort refusing;
+  const std::string nowhere = refusing.address();
   FakeTcpServer proxy(ProxyTo(nowhere));
   ASSERT_TRUE(proxy.Start().ok());
   TcpClient client = MustConnect(proxy);
@@ -140,7 +135,8 @@ TEST(ProxyTest, RefusedUpstreamClosesTheClientAndSaysWhy) {
 }
 
 TEST(ProxyTest, UpstreamGoneReplyAnswersLocallyFromThenOn) {
-  ServerOptions options = ProxyTo(ClosedAddress());
+  const RefusingPort refusing;
+  ServerOptions options = ProxyTo(refusing.address());
   options.proxy->upstream_gone = ProxyOptions::UpstreamGone::kReply;
   options.reply = "LOCAL\n";
   FakeTcpServer proxy(options);
@@ -261,6 +257,25 @@ TEST(ProxyTest, ClientResetWhileTheUpstreamConnectsEndsAtOnce) {
   ASSERT_TRUE(proxy.log().WaitForConnectionClosed(1, kTimeout).ok());
   EXPECT_EQ(TypesOf(proxy.log(), 1).back(), EventType::kReset);
   EXPECT_TRUE(proxy.log().EventsOfType(EventType::kUpstream).empty());
+}
+
+TEST(ProxyTest, AProxyOfItsOwnAddressIsRejectedAtStart) {
+  // A port free now (this test has a network namespace of its own: nothing
+  // else takes it before the server below does).
+  int port = 0;
+  {
+    absl::StatusOr<BoundListener> l = Listen("127.0.0.1", 0, 1);
+    ASSERT_TRUE(l.ok()) << l.status();
+    port = l->port;
+  }
+  ServerOptions options = ProxyTo(absl::StrCat("127.0.0.1:", port));
+  options.port = port;
+  FakeTcpServer loop(options);
+  const absl::Status s = loop.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      s.message(),
+      HasSubstr(absl::StrCat("is this server's own address 127.0.0.1:", port)));
 }
 
 TEST(ProxyTest, BadUpstreamIsRejectedAtStart) {

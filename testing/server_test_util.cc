@@ -1,9 +1,16 @@
 #include "testing/server_test_util.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
 #include <optional>
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace fake_tcp::testing {
@@ -19,6 +26,22 @@ TcpClient MustConnect(const std::string& address) {
       TcpClient::Connect(address, kSocketTimeout);
   EXPECT_TRUE(client.ok()) << client.status();
   return *std::move(client);
+}
+
+RefusingPort::RefusingPort()
+    : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (!fd_.ok() ||
+      bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "RefusingPort: " << strerror(errno);
+    return;
+  }
+  port_ = ntohs(addr.sin_port);
+  address_ = absl::StrCat("127.0.0.1:", port_);
 }
 
 TcpClient MustConnect(const FakeTcpServer& server) {

@@ -17,6 +17,7 @@
 #include "server/message_log.h"
 #include "server/script.h"
 #include "server/server_options.h"
+#include "tools/base/unique_fd.h"
 
 namespace fake_tcp::testing {
 
@@ -32,6 +33,22 @@ ServerOptions AnyPort();
 TcpClient MustConnect(const std::string& address);
 // MustConnect(server.address()).
 TcpClient MustConnect(const FakeTcpServer& server);
+
+// A loopback port nothing listens on, held while this lives: a socket is
+// bound to it without listening, so connects are refused and no server
+// started meanwhile (on port 0) gets the port.
+class RefusingPort {
+ public:
+  RefusingPort();
+  // "127.0.0.1:<port>".
+  const std::string& address() const { return address_; }
+  int port() const { return port_; }
+
+ private:
+  UniqueFd fd_;
+  int port_ = 0;
+  std::string address_;
+};
 
 // Returns `n` bytes from `client`, or the error as text (so a failure reads
 // well).

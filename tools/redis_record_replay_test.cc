@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/server_test_util.h"
 #include "testing/subprocess.h"
 #include "tools/base/file.h"
 #include "tools/base/net.h"
@@ -24,6 +25,7 @@
 namespace fake_tcp {
 namespace {
 
+using ::fake_tcp::testing::RefusingPort;
 using ::fake_tcp::testing::Runfile;
 using ::fake_tcp::testing::Subprocess;
 using ::testing::HasSubstr;
@@ -173,17 +175,19 @@ TEST_F(RedisRecordReplayTest, RedisCliGetsTheSameAnswersFromTheReplay) {
 
   // A proxy whose upstream is down answers from the recording instead
   // (--upstream_gone=reply), and its log says why.
-  Subprocess fallback =
-      StartFake({absl::StrCat("--proxy_to=127.0.0.1:", redis_port),
-                 "--upstream_gone=reply", "--script=" + script,
-                 "--transcript=" + dir_ + "/fallback.txt"},
-                &address);
+  // Its port is held, bound and not listening, so no server started now gets
+  // it (a proxy of its own port would loop) and connects are refused.
+  const RefusingPort down;
+  Subprocess fallback = StartFake(
+      {"--proxy_to=" + down.address(), "--upstream_gone=reply",
+       "--script=" + script, "--transcript=" + dir_ + "/fallback.txt"},
+      &address);
   EXPECT_EQ(RunCommands(address), recorded);
   EXPECT_EQ(Stop(fallback), 0);
   absl::StatusOr<std::string> transcript = ReadFile(dir_ + "/fallback.txt");
   ASSERT_TRUE(transcript.ok()) << transcript.status();
   EXPECT_THAT(*transcript,
-              HasSubstr(absl::StrCat("upstream (connect 127.0.0.1:", redis_port,
+              HasSubstr(absl::StrCat("upstream (connect ", down.address(),
                                      ": Connection refused; upstream_gone: "
                                      "reply)")));
 }
