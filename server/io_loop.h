@@ -192,8 +192,18 @@ class IoLoop {
     std::string close_why;
   };
 
-  // Epoll tags: a connection's id, or its id with this bit for its upstream.
+  // Epoll tags: the listener, the wake fd, a connection's id, or its id with
+  // kUpstreamBit for its upstream.
+  static constexpr uint64_t kListenerTag = ~uint64_t{0};
+  static constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
   static constexpr uint64_t kUpstreamBit = uint64_t{1} << 62;
+  // Adds `fd` to the epoll set for reading, as `tag`.
+  static bool EpollAdd(int epoll_fd, int fd, uint64_t tag);
+  // Proxy mode: where options.proxy's upstream is (resolved now), or none
+  // without a proxy. INVALID_ARGUMENT for a name that does not resolve, or an
+  // upstream that is the listener itself.
+  static absl::StatusOr<std::optional<SocketAddress>> ResolveUpstream(
+      const ServerOptions& options, int listener);
 
   IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
          UniqueFd epoll, int wake_fd, TakeWork take_work,

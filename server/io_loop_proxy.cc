@@ -4,19 +4,70 @@
 // like any other. Both directions are bounded by max_pending_output.
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/io_loop.h"
 
 namespace fake_tcp {
+namespace {
+
+// True iff a connect to `to` would reach the listener bound at `self` (the
+// same port, and the same address or a wildcard one).
+bool ReachesItself(const sockaddr_storage& self, const sockaddr_storage& to) {
+  if (self.ss_family != to.ss_family) return false;
+  if (self.ss_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(self);
+    const auto& b = reinterpret_cast<const sockaddr_in&>(to);
+    return a.sin_port == b.sin_port &&
+           (a.sin_addr.s_addr == b.sin_addr.s_addr ||
+            a.sin_addr.s_addr == htonl(INADDR_ANY));
+  }
+  if (self.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(self);
+    const auto& b = reinterpret_cast<const sockaddr_in6&>(to);
+    return a.sin6_port == b.sin6_port &&
+           (memcmp(&a.sin6_addr, &b.sin6_addr, sizeof(in6_addr)) == 0 ||
+            IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr));
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<SocketAddress>> IoLoop::ResolveUpstream(
+    const ServerOptions& options, int listener) {
+  if (!options.proxy.has_value()) return std::nullopt;
+  // Parsed by ValidateServerOptions already.
+  absl::StatusOr<HostPort> host_port = ParseHostPort(options.proxy->upstream);
+  if (!host_port.ok()) return host_port.status();
+  absl::StatusOr<std::vector<SocketAddress>> resolved =
+      Resolve(host_port->host, host_port->port);
+  if (!resolved.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: proxy.upstream: ", resolved.status().message()));
+  }
+  sockaddr_storage self{};
+  socklen_t len = sizeof(self);
+  if (getsockname(listener, reinterpret_cast<sockaddr*>(&self), &len) == 0 &&
+      ReachesItself(self, resolved->front().addr)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: proxy.upstream: ", options.proxy->upstream,
+                     " is this server's own address ", FormatSockaddr(self),
+                     " (it would forward every connection to itself)"));
+  }
+  return resolved->front();
+}
 
 void IoLoop::ConnectUpstream(Connection& conn) {
   absl::StatusOr<UniqueFd> fd = StartConnect(*upstream_address_);
