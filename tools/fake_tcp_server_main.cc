@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -417,21 +418,15 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
   }
-  const std::string tls_ca_file = UserPath(absl::GetFlag(FLAGS_tls_ca_file));
-  if (!tls_ca_file.empty()) {
-    // Before the address file: a client that waits for that finds this.
-    if (absl::Status s = WriteFileAtomically(tls_ca_file, server.tls_ca_pem());
-        !s.ok()) {
-      fprintf(stderr, "fake_tcp_server: --tls_ca_file: %s\n",
-              std::string(s.message()).c_str());
-      return kExitCannotServe;
-    }
-  }
-  const std::string address_file = UserPath(absl::GetFlag(FLAGS_address_file));
-  if (!address_file.empty()) {
-    if (absl::Status s = WriteFileAtomically(address_file, server.address());
-        !s.ok()) {
-      fprintf(stderr, "fake_tcp_server: --address_file: %s\n",
+  // The CA before the address file: a client that waits for that finds this.
+  for (const auto& [flag, path, contents] :
+       {std::tuple{"tls_ca_file", UserPath(absl::GetFlag(FLAGS_tls_ca_file)),
+                   server.tls_ca_pem()},
+        std::tuple{"address_file", UserPath(absl::GetFlag(FLAGS_address_file)),
+                   server.address()}}) {
+    if (path.empty()) continue;
+    if (absl::Status s = WriteFileAtomically(path, contents); !s.ok()) {
+      fprintf(stderr, "fake_tcp_server: --%s: %s\n", flag,
               std::string(s.message()).c_str());
       return kExitCannotServe;
     }
