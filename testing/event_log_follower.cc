@@ -1,7 +1,6 @@
 #include "testing/event_log_follower.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/event_stream.h"
+#include "tools/base/inotify.h"
 
 namespace fake_tcp::testing {
 
@@ -31,10 +31,10 @@ void EventLogFollower::Stop() {
 
 void EventLogFollower::Follow(const std::string& path, MessageLog* log) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  UniqueFd notify(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (notify.ok() && fd.ok()) {
-    inotify_add_watch(notify.get(), path.c_str(), IN_MODIFY | IN_CLOSE_WRITE);
-  }
+  // Pooled: closing an instance of its own would make Stop() wait for the
+  // kernel (tools/base/inotify.h).
+  PooledInotify notify;
+  if (notify.ok() && fd.ok()) notify.AddWatch(path, IN_MODIFY | IN_CLOSE_WRITE);
   EventStreamDecoder decoder;
   bool stopping = false;
   while (fd.ok()) {
@@ -57,12 +57,10 @@ void EventLogFollower::Follow(const std::string& path, MessageLog* log) {
       for (Event& e : *events) log->AppendMirrored(std::move(e));
     }
     if (stopping) break;
-    pollfd fds[2] = {{notify.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+    pollfd fds[2] = {{notify.fd(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) continue;
     if (fds[1].revents & POLLIN) stopping = true;  // one more read, then done
-    char events[sizeof(inotify_event) + NAME_MAX + 1];
-    while (notify.ok() && read(notify.get(), events, sizeof(events)) > 0) {
-    }
+    notify.Drain();
   }
   log->Finish();
 }

@@ -55,6 +55,8 @@ class Subprocess {
   // Where the child's stdout and stderr go.
   const std::string& stdout_path() const { return stdout_path_; }
   const std::string& stderr_path() const { return stderr_path_; }
+  // The child's process id (e.g. for /proc/PID).
+  pid_t pid() const { return pid_; }
   // A pidfd of the child: readable once it has exited (for poll()).
   int pidfd() const { return pidfd_; }
 

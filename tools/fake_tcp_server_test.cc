@@ -488,7 +488,8 @@ TEST_F(ToolTest, SendReportsAStreamThatEndsEarly) {
 }
 
 TEST_F(ToolTest, LoadToolRunsBothTargetsAndStops) {
-  absl::StatusOr<std::string> load = Runfile("fake_tcp_server/tools/load");
+  absl::StatusOr<std::string> load =
+      Runfile("fake_tcp_server/tools/bench/load");
   ASSERT_TRUE(load.ok());
   std::string out, err;
   for (const char* mode : {"--mode=persistent", "--mode=oneshot"}) {

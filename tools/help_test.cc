@@ -37,6 +37,11 @@ std::string CopyAs(const std::string& tool, const std::string& name) {
   return copy;
 }
 
+// "bench/load" -> "load".
+std::string BaseName(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
+
 // Returns what `binary --help` printed (absl prints usage to stdout).
 std::string Help(const std::string& binary) {
   absl::StatusOr<Subprocess> child = Subprocess::Start({binary, "--help"});
@@ -61,9 +66,9 @@ TEST(HelpTest, EveryToolListsItsFlagsUnderAnotherName) {
   };
   for (const Tool& tool :
        {Tool{"send", "--wait"}, Tool{"health_probe", "--addr"},
-        Tool{"load", "--clients"}}) {
-    const std::string help =
-        Help(CopyAs(tool.name, absl::StrCat("renamed_", tool.name, "_x")));
+        Tool{"bench/load", "--clients"}, Tool{"bench/bench", "--launches"}}) {
+    const std::string help = Help(
+        CopyAs(tool.name, absl::StrCat("renamed_", BaseName(tool.name), "_x")));
     EXPECT_THAT(help, HasSubstr(tool.flag)) << tool.name;
     EXPECT_THAT(help, Not(HasSubstr("No flags matched"))) << tool.name;
   }

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "tools/base/deadline.h"
 #include "tools/base/errno_status.h"
+#include "tools/base/inotify.h"
 #include "tools/base/unique_fd.h"
 
 namespace fake_tcp {
@@ -98,19 +98,18 @@ absl::StatusOr<std::string> WaitForFile(
   const size_t slash = path.rfind('/');
   const std::string dir =
       slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  UniqueFd watch(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  PooledInotify watch;
   if (!watch.ok()) {
     return ErrnoStatus(errno, absl::StrCat("wait for ", path, ": inotify"));
   }
   // Watch first, then look: a change in between is not missed.
-  inotify_add_watch(watch.get(), dir.c_str(),
-                    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_MODIFY);
+  watch.AddWatch(dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_MODIFY);
   auto contents_now = [&path] { return ReadFile(path).value_or(""); };
   while (true) {
     std::string contents = contents_now();
     if (ready(contents)) return contents;
     if (absl::Now() >= deadline) break;
-    pollfd fds[2] = {{watch.get(), POLLIN, 0}, {abort_fd, POLLIN, 0}};
+    pollfd fds[2] = {{watch.fd(), POLLIN, 0}, {abort_fd, POLLIN, 0}};
     if (poll(fds, abort_fd >= 0 ? 2 : 1, PollTimeoutMs(deadline)) > 0) {
       if (abort_fd >= 0 && (fds[1].revents & POLLIN)) {
         contents = contents_now();  // it may have been written just before
@@ -118,9 +117,7 @@ absl::StatusOr<std::string> WaitForFile(
         return absl::AbortedError(
             absl::StrCat("gave up waiting for ", path, ": its writer ended"));
       }
-      char events[sizeof(inotify_event) + NAME_MAX + 1];
-      while (read(watch.get(), events, sizeof(events)) > 0) {
-      }
+      watch.Drain();
     }
   }
   return absl::DeadlineExceededError(absl::StrCat(

@@ -1,4 +1,4 @@
-#include "tools/bare_server.h"
+#include "tools/bench/bare_server.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,8 +17,8 @@ constexpr size_t kReplySize = 8;  // "Received"
 
 }  // namespace
 
-BareServer::BareServer(BoundListener listener)
-    : listen_fd_(listener.fd.release()), address_(listener.address) {
+BareServer::BareServer(int listen_fd, std::string address)
+    : listen_fd_(listen_fd), address_(std::move(address)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};

@@ -1,19 +1,20 @@
-#ifndef TOOLS_BARE_SERVER_H_
-#define TOOLS_BARE_SERVER_H_
+#ifndef TOOLS_BENCH_BARE_SERVER_H_
+#define TOOLS_BENCH_BARE_SERVER_H_
 
 #include <string>
 #include <thread>
 
-#include "tools/base/net.h"
-
 namespace fake_tcp {
 
 // The baseline of the benchmarks: one epoll thread, non-blocking sockets, a
-// "Received" per read, no log, nothing else. Serves `listener` from
-// construction until destruction (which wakes and joins the thread).
+// "Received" per read, no log, nothing else. Serves `listen_fd` (listening,
+// non-blocking; owned from then on) from construction until destruction (which
+// wakes and joins the thread). Depends on nothing but the C and C++ runtimes,
+// so the bare process (bare_server_main.cc) loads as few libraries as a server
+// can.
 class BareServer {
  public:
-  explicit BareServer(BoundListener listener);
+  BareServer(int listen_fd, std::string address);
   ~BareServer();
   BareServer(const BareServer&) = delete;
   BareServer& operator=(const BareServer&) = delete;
@@ -32,4 +33,4 @@ class BareServer {
 
 }  // namespace fake_tcp
 
-#endif  // TOOLS_BARE_SERVER_H_
+#endif  // TOOLS_BENCH_BARE_SERVER_H_

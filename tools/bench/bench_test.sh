@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# //tools/bench runs end to end, small (a few launches, short loads, 20,000 messages),
+# and prints every table and figure with numbers in it.
+set -euo pipefail
+bench="$1"
+out=$("${bench}" --launches=3 --clients=1,4 --duration=200ms --memory_messages=20000)
+echo "${out}"
+for figure in "## Readiness (3 launches each)" \
+  "| launch -> first TCP connect | " "| launch -> health SERVING | " \
+  "| in process: Start() -> health SERVING | " "| idle RSS once ready (threads) | " \
+  "## Fixture overhead" "| in process | " "| out of process | " \
+  "| oneshot | 1 | " "| oneshot | 4 | " "| persistent | 1 | " "| persistent | 4 | " \
+  "| idle, SERVING | " "| after 20000 messages (fake: 20000, bare: 20000; 0 errors) | " \
+  "| after the log is cleared (MessageLog::Clear()) | " "20000 received, 0 dropped"; do
+  grep -qF -- "${figure}" <<<"${out}" || { echo "missing: ${figure}"; exit 1; }
+done
+# Every load row has a rate above zero for both servers and numeric ratios; the
+# readiness and fixture rows a numeric ratio.
+awk -F'|' '
+  $2 ~ /^ (oneshot|persistent) $/ {
+    if ($4 + 0 <= 0 || $7 + 0 <= 0 || $10 !~ /[0-9.]+x/ || $11 !~ /[0-9.]+x/) bad = bad $0 "\n"
+  }
+  $2 ~ /^ (launch -> first TCP connect|in process|out of process) $/ {
+    if ($5 !~ /[0-9.]+x/) bad = bad $0 "\n"
+  }
+  END { if (bad != "") { printf "rows without a rate or a ratio:\n%s", bad; exit 1 } }
+' <<<"${out}"
+# Bad input is a usage error (2), not a crash.
+for bad in --launches=0 --clients=0 --clients=x --modes=sometimes --sections=disk \
+  --duration=0s --memory_messages=-1; do
+  rc=0; "${bench}" "${bad}" >/dev/null 2>&1 || rc=$?
+  [[ ${rc} == 2 ]] || { echo "${bad}: exit ${rc}, want 2"; exit 1; }
+done

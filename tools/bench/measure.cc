@@ -1,0 +1,94 @@
+#include "tools/bench/measure.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "client/tcp_client.h"
+#include "tools/base/file.h"
+
+namespace fake_tcp {
+
+Spread SpreadOf(std::vector<absl::Duration> samples) {
+  if (samples.empty()) return {};
+  std::sort(samples.begin(), samples.end());
+  return {samples[samples.size() / 2], samples[samples.size() * 9 / 10]};
+}
+
+absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/status");
+  absl::StatusOr<std::string> status = ReadFile(path);
+  if (!status.ok()) return status.status();
+  ProcessStatus result;
+  bool rss = false, threads = false;
+  for (absl::string_view line : absl::StrSplit(*status, '\n')) {
+    if (absl::ConsumePrefix(&line, "VmRSS:")) {
+      rss = absl::SimpleAtoi(
+          absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"),
+          &result.rss_kb);
+    } else if (absl::ConsumePrefix(&line, "Threads:")) {
+      threads =
+          absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &result.threads);
+    }
+  }
+  if (!rss || !threads) {
+    return absl::DataLossError(
+        absl::StrCat("read ", path, ": no VmRSS or Threads line"));
+  }
+  return result;
+}
+
+absl::StatusOr<LaunchedServer> LaunchAndConnect(
+    const std::vector<std::string>& argv, const std::string& address_file,
+    absl::Duration timeout) {
+  LaunchedServer server;
+  server.launched = absl::Now();
+  absl::StatusOr<testing::Subprocess> process =
+      testing::Subprocess::Start(argv);
+  if (!process.ok()) return process.status();
+  server.process.emplace(*std::move(process));
+  auto failed = [&](const absl::Status& s) {
+    return absl::Status(
+        s.code(), absl::StrCat(argv[0], ": ", s.message(),
+                               "; its stderr: ", server.process->Stderr()));
+  };
+  absl::StatusOr<std::string> address =
+      WaitForAddressFile(address_file, timeout, server.process->pidfd());
+  if (!address.ok()) return failed(address.status());
+  absl::StatusOr<TcpClient> client = TcpClient::Connect(*address, timeout);
+  if (!client.ok()) return failed(client.status());
+  server.connect = absl::Now() - server.launched;
+  server.address = *std::move(address);
+  return server;
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  const char* base = getenv("TEST_TMPDIR");
+  if (base == nullptr) base = getenv("TMPDIR");
+  std::string pattern =
+      absl::StrCat(base != nullptr ? base : "/tmp", "/", prefix, ".XXXXXX");
+  return mkdtemp(pattern.data()) != nullptr ? pattern : "/tmp";
+}
+
+std::string Ms(absl::Duration d) {
+  return absl::StrFormat("%.2f ms", absl::ToDoubleMilliseconds(d));
+}
+
+std::string Ratio(double a, double b) {
+  return b > 0 ? absl::StrFormat("%.2fx", a / b) : "-";
+}
+
+std::string Mb(int64_t kb) {
+  return absl::StrFormat("%.1f MB", static_cast<double>(kb) / 1024);
+}
+
+}  // namespace fake_tcp

@@ -1,0 +1,60 @@
+#ifndef TOOLS_BENCH_MEASURE_H_
+#define TOOLS_BENCH_MEASURE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "testing/subprocess.h"
+
+namespace fake_tcp {
+
+// The median and the 90th percentile of a set of samples.
+struct Spread {
+  absl::Duration median;
+  absl::Duration p90;
+};
+Spread SpreadOf(std::vector<absl::Duration> samples);
+
+// What /proc/PID/status says of a process's memory and threads.
+struct ProcessStatus {
+  // VmRSS, in KiB.
+  int64_t rss_kb = 0;
+  int threads = 0;
+};
+absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid);
+
+// A server process launched for a measurement: learns its address from the
+// file it writes (as the out-of-process fixture does) and connects once.
+struct LaunchedServer {
+  std::optional<testing::Subprocess> process;
+  // When the spawn began.
+  absl::Time launched;
+  // Launch -> the first TCP connect accepted.
+  absl::Duration connect;
+  std::string address;
+};
+
+// Launches `argv` (which must include `--address_file=` + `address_file`),
+// waits up to `timeout` for the address file, and connects to it. Errors name
+// the program and what it wrote on stderr.
+absl::StatusOr<LaunchedServer> LaunchAndConnect(
+    const std::vector<std::string>& argv, const std::string& address_file,
+    absl::Duration timeout);
+
+// A directory of its own under $TEST_TMPDIR (or $TMPDIR, or /tmp).
+std::string MakeTempDir(const std::string& prefix);
+
+// "12.34 ms"; "1.25x" (a / b; "-" when b is zero); "16.7 MB".
+std::string Ms(absl::Duration d);
+std::string Ratio(double a, double b);
+std::string Mb(int64_t kb);
+
+}  // namespace fake_tcp
+
+#endif  // TOOLS_BENCH_MEASURE_H_
