@@ -124,6 +124,13 @@ def _libraries_impl(rctx):
             lines.append('filegroup(name = "{}", srcs = {})'.format(name, repr(labels)))
         else:
             lines.append('cc_library(name = "{}", deps = {})'.format(name, repr(labels)))
+
+    # The launched programs link Debian's archives statically, unless the workspace
+    # brings any library itself (its own link then decides; no two copies of one library).
+    if mapped:
+        lines.append('cc_library(name = "static_executable")')
+    else:
+        lines.append('alias(name = "static_executable", actual = "@system_libs//:static_executable")')
     rctx.file("WORKSPACE", 'workspace(name = "{}")\n'.format(rctx.name))
     rctx.file("BUILD", "\n".join(lines) + "\n")
 
@@ -173,6 +180,7 @@ def fake_tcp_server_dependencies(libraries = {}, from_source = False):
         system_libs,
         "system_libs",
         libraries = SYSTEM_LIBRARIES,
+        static_executable = ["absl", "absl_flags", "grpc", "openssl", "protobuf", "re2"],
         # --config=tsan compiles Abseil from its source (instrumented, so ThreadSanitizer
         # sees absl::Mutex); gRPC keeps Debian's libraries.
         source_targets = {
