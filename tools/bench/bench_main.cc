@@ -126,7 +126,7 @@ void Readiness(const Programs& programs, int launches) {
   // bare server's launches come first, from a process that has not used gRPC
   // yet (nothing else of ours running); the fake's come after.
   for (int i = 0; i < launches; ++i) {
-    const std::string dir = MakeTempDir("bench_launch");
+    const std::string dir = OrDie(MakeTempDir("bench_launch"));
     LaunchedServer bare = OrDie(
         LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
                          dir + "/bare", kTimeout));
@@ -134,7 +134,7 @@ void Readiness(const Programs& programs, int launches) {
     bare_status = OrDie(ReadProcessStatus(bare.process->pid()));
   }
   for (int i = 0; i < launches; ++i) {
-    const std::string dir = MakeTempDir("bench_launch");
+    const std::string dir = OrDie(MakeTempDir("bench_launch"));
     LaunchedServer fake = OrDie(
         LaunchAndConnect(FakeArgs(programs, dir), dir + "/addr", kTimeout));
     const std::string health =
@@ -169,16 +169,21 @@ void Readiness(const Programs& programs, int launches) {
   printf("|---|---|---|---|\n");
   printf("| launch -> first TCP connect | %s | %s | %s |\n", Cell(fc).c_str(),
          Cell(bc).c_str(), Ratio(MsOf(fc.median), MsOf(bc.median)).c_str());
-  printf("| launch -> health SERVING | %s | (no health endpoint) | %s |\n",
-         Cell(fs).c_str(), Ratio(MsOf(fs.median), MsOf(bc.median)).c_str());
+  printf(
+      "| launch -> health SERVING | %s | no health endpoint: vs its first "
+      "connect | %s |\n",
+      Cell(fs).c_str(), Ratio(MsOf(fs.median), MsOf(bc.median)).c_str());
   printf("| in process: Start() -> health SERVING | %s | - | - |\n",
          Cell(in_process).c_str());
-  printf("| idle RSS once ready (threads) | %s (%d) | %s (%d) | %s |\n\n",
-         Mb(fake_status.rss_kb).c_str(), fake_status.threads,
-         Mb(bare_status.rss_kb).c_str(), bare_status.threads,
-         Ratio(static_cast<double>(fake_status.rss_kb),
-               static_cast<double>(bare_status.rss_kb))
-             .c_str());
+  printf(
+      "| idle RSS once ready (private; threads) | %s (%s; %d) | %s (%s; %d) "
+      "| %s |\n\n",
+      Mb(fake_status.rss_kb).c_str(), Mb(fake_status.anon_kb).c_str(),
+      fake_status.threads, Mb(bare_status.rss_kb).c_str(),
+      Mb(bare_status.anon_kb).c_str(), bare_status.threads,
+      Ratio(static_cast<double>(fake_status.rss_kb),
+            static_cast<double>(bare_status.rss_kb))
+          .c_str());
 }
 
 void Fixture(const Programs& programs, int launches) {
@@ -205,7 +210,7 @@ void Fixture(const Programs& programs, int launches) {
   });
   // And out of process: launch, learn the address, connect, stop.
   const Spread bare_out = Time(launches, [&programs] {
-    const std::string dir = MakeTempDir("bench_fixture");
+    const std::string dir = OrDie(MakeTempDir("bench_fixture"));
     LaunchedServer bare = OrDie(
         LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
                          dir + "/bare", kTimeout));
@@ -329,7 +334,7 @@ void Memory(const Programs& programs, uint64_t messages) {
   const ProcessStatus fake_cleared = OrDie(ReadProcessStatus(subject.pid()));
   close(pipe_fds[0]);
 
-  const std::string dir = MakeTempDir("bench_memory");
+  const std::string dir = OrDie(MakeTempDir("bench_memory"));
   LaunchedServer bare =
       OrDie(LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
                              dir + "/bare", kTimeout));
@@ -341,28 +346,32 @@ void Memory(const Programs& programs, uint64_t messages) {
   // "cleared <received> <dropped>"
   const std::vector<std::string> counts = absl::StrSplit(cleared, ' ');
   printf(
-      "## Memory: resident (RSS), the fake library and its health sidecar in "
-      "a process of its own\n\n");
+      "## Memory: resident (RSS; private: RssAnon), the fake library and its "
+      "health sidecar in a process of their own (%d threads)\n\n",
+      fake_idle.threads);
   printf("| figure | fake_tcp_server | bare server | fake / bare |\n");
   printf("|---|---|---|---|\n");
-  auto row = [](const std::string& what, const ProcessStatus& fake,
-                const std::string& bare, double bare_kb) {
-    printf("| %s | %s (%d threads) | %s | %s |\n", what.c_str(),
-           Mb(fake.rss_kb).c_str(), fake.threads, bare.c_str(),
+  auto mb = [](const ProcessStatus& p) {
+    return absl::StrCat(Mb(p.rss_kb), " (private ", Mb(p.anon_kb), ")");
+  };
+  auto row = [&mb](const std::string& what, const ProcessStatus& fake,
+                   const std::string& bare, double bare_kb) {
+    printf("| %s | %s | %s | %s |\n", what.c_str(), mb(fake).c_str(),
+           bare.c_str(),
            Ratio(static_cast<double>(fake.rss_kb), bare_kb).c_str());
   };
-  row("idle, SERVING", fake_idle, Mb(bare_idle.rss_kb),
+  row("idle, SERVING", fake_idle, mb(bare_idle),
       static_cast<double>(bare_idle.rss_kb));
   row(absl::StrFormat("after %d messages (fake: %d, bare: %d; %d errors)",
                       messages, fake_load.messages, bare_load.messages,
                       fake_load.errors + bare_load.errors),
-      fake_after, Mb(bare_after.rss_kb),
-      static_cast<double>(bare_after.rss_kb));
+      fake_after, mb(bare_after), static_cast<double>(bare_after.rss_kb));
   row("after the log is cleared (MessageLog::Clear())", fake_cleared, "-", 0);
   printf(
       "\nThe log kept its newest entries within its limits (LogLimits: 100,000 "
-      "entries, 64 MiB) and dropped the rest: %s received, %s dropped. After "
-      "the clear: %+.1f MB over idle.\n\n",
+      "entries, 64 MiB) and dropped the rest: %s messages received, %s "
+      "entries dropped (a message, a reply, a connection event: an entry "
+      "each). After the clear: %+.1f MB over idle.\n\n",
       counts.size() == 3 ? counts[1].c_str() : "?",
       counts.size() == 3 ? counts[2].c_str() : "?",
       static_cast<double>(fake_cleared.rss_kb - fake_idle.rss_kb) / 1024);
@@ -399,9 +408,15 @@ int Main(int argc, char** argv) {
             "memory\n");
     return kUsage;
   }
-  // Every file a run writes goes to a directory of its own, removed at exit.
-  const std::string tmp = MakeTempDir("bench");
-  setenv("TEST_TMPDIR", tmp.c_str(), 1);
+  // Every file a run writes goes to a directory of its own, removed at exit
+  // (an error's exit too).
+  static const std::string* const tmp =
+      new std::string(OrDie(MakeTempDir("bench")));
+  setenv("TEST_TMPDIR", tmp->c_str(), 1);
+  atexit([] {
+    std::error_code ignored;
+    std::filesystem::remove_all(*tmp, ignored);
+  });
   Programs programs;
   programs.fake =
       OrDie(testing::Runfile("fake_tcp_server/tools/fake_tcp_server"));
@@ -428,8 +443,6 @@ int Main(int argc, char** argv) {
   if (wanted("memory") && messages > 0) {
     Memory(programs, static_cast<uint64_t>(messages));
   }
-  std::error_code ignored;
-  std::filesystem::remove_all(tmp, ignored);
   return 0;
 }
 

@@ -7,11 +7,11 @@ out=$("${bench}" --launches=3 --clients=1,4 --duration=200ms --memory_messages=2
 echo "${out}"
 for figure in "## Readiness (3 launches each)" \
   "| launch -> first TCP connect | " "| launch -> health SERVING | " \
-  "| in process: Start() -> health SERVING | " "| idle RSS once ready (threads) | " \
+  "| in process: Start() -> health SERVING | " "| idle RSS once ready (private; threads) | " \
   "## Fixture overhead" "| in process | " "| out of process | " \
   "| oneshot | 1 | " "| oneshot | 4 | " "| persistent | 1 | " "| persistent | 4 | " \
   "| idle, SERVING | " "| after 20000 messages (fake: 20000, bare: 20000; 0 errors) | " \
-  "| after the log is cleared (MessageLog::Clear()) | " "20000 received, 0 dropped"; do
+  "| after the log is cleared (MessageLog::Clear()) | " "20000 messages received, 0 entries dropped"; do
   grep -qF -- "${figure}" <<<"${out}" || { echo "missing: ${figure}"; exit 1; }
 done
 # Every load row has a rate above zero for both servers and numeric ratios; the

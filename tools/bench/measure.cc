@@ -1,5 +1,6 @@
 #include "tools/bench/measure.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "client/tcp_client.h"
+#include "tools/base/errno_status.h"
 #include "tools/base/file.h"
 
 namespace fake_tcp {
@@ -29,20 +31,24 @@ absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid) {
   absl::StatusOr<std::string> status = ReadFile(path);
   if (!status.ok()) return status.status();
   ProcessStatus result;
-  bool rss = false, threads = false;
+  bool rss = false, anon = false, threads = false;
   for (absl::string_view line : absl::StrSplit(*status, '\n')) {
     if (absl::ConsumePrefix(&line, "VmRSS:")) {
       rss = absl::SimpleAtoi(
           absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"),
           &result.rss_kb);
+    } else if (absl::ConsumePrefix(&line, "RssAnon:")) {
+      anon = absl::SimpleAtoi(
+          absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"),
+          &result.anon_kb);
     } else if (absl::ConsumePrefix(&line, "Threads:")) {
       threads =
           absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &result.threads);
     }
   }
-  if (!rss || !threads) {
+  if (!rss || !anon || !threads) {
     return absl::DataLossError(
-        absl::StrCat("read ", path, ": no VmRSS or Threads line"));
+        absl::StrCat("read ", path, ": no VmRSS, RssAnon or Threads line"));
   }
   return result;
 }
@@ -71,12 +77,15 @@ absl::StatusOr<LaunchedServer> LaunchAndConnect(
   return server;
 }
 
-std::string MakeTempDir(const std::string& prefix) {
+absl::StatusOr<std::string> MakeTempDir(const std::string& prefix) {
   const char* base = getenv("TEST_TMPDIR");
   if (base == nullptr) base = getenv("TMPDIR");
   std::string pattern =
       absl::StrCat(base != nullptr ? base : "/tmp", "/", prefix, ".XXXXXX");
-  return mkdtemp(pattern.data()) != nullptr ? pattern : "/tmp";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return ErrnoStatus(errno, absl::StrCat("mkdtemp ", pattern));
+  }
+  return pattern;
 }
 
 std::string Ms(absl::Duration d) {

@@ -23,8 +23,10 @@ Spread SpreadOf(std::vector<absl::Duration> samples);
 
 // What /proc/PID/status says of a process's memory and threads.
 struct ProcessStatus {
-  // VmRSS, in KiB.
+  // VmRSS, in KiB, and of it RssAnon: the process's private memory (heap,
+  // stacks), not the executable's pages mapped from the page cache.
   int64_t rss_kb = 0;
+  int64_t anon_kb = 0;
   int threads = 0;
 };
 absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid);
@@ -47,8 +49,9 @@ absl::StatusOr<LaunchedServer> LaunchAndConnect(
     const std::vector<std::string>& argv, const std::string& address_file,
     absl::Duration timeout);
 
-// A directory of its own under $TEST_TMPDIR (or $TMPDIR, or /tmp).
-std::string MakeTempDir(const std::string& prefix);
+// A new directory of its own under $TEST_TMPDIR (or $TMPDIR, or /tmp), named
+// <prefix>.XXXXXX; UNAVAILABLE naming the pattern if it cannot be made.
+absl::StatusOr<std::string> MakeTempDir(const std::string& prefix);
 
 // "12.34 ms"; "1.25x" (a / b; "-" when b is zero); "16.7 MB".
 std::string Ms(absl::Duration d);
