@@ -147,8 +147,8 @@ class MessageLog {
   absl::Time origin() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Drops every entry and resets the counters (except `open`), so a shared
-  // server can start each test afresh. Connections stay open; sequence numbers
-  // keep counting.
+  // server can start each test afresh, and gives the entries' memory back to
+  // the system. Connections stay open; sequence numbers keep counting.
   void Clear() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Returns OK once at least `count` messages have been received, or

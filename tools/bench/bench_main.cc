@@ -74,7 +74,7 @@ ABSL_FLAG(std::vector<std::string>, sections,
 #ifdef FAKE_TCP_BENCH_STATIC
 #define FAKE_TCP_BENCH_LINK "static"
 #else
-#define FAKE_TCP_BENCH_LINK "dynamic"
+#define FAKE_TCP_BENCH_LINK "dynamic (in-process rows)"
 #endif
 
 namespace fake_tcp {
@@ -425,9 +425,12 @@ int Main(int argc, char** argv) {
   programs.memory_subject =
       OrDie(testing::Runfile("fake_tcp_server/tools/bench/memory_subject"));
 
-  printf("# fake_tcp_server bench: -c %s, %s link, %ld cores, loopback\n\n",
-         FAKE_TCP_BENCH_STR(FAKE_TCP_BENCH_MODE), FAKE_TCP_BENCH_LINK,
-         sysconf(_SC_NPROCESSORS_ONLN));
+  printf(
+      "# fake_tcp_server bench: -c %s; the bench %s, the standalone server %s; "
+      "%ld cores, loopback\n\n",
+      FAKE_TCP_BENCH_STR(FAKE_TCP_BENCH_MODE), FAKE_TCP_BENCH_LINK,
+      IsStaticExecutable(programs.fake) ? "static" : "dynamic",
+      sysconf(_SC_NPROCESSORS_ONLN));
   printf(
       "Absolute numbers vary between machines; only the ratios to the bare "
       "server (one epoll thread, no log, no health endpoint, only the C and "

@@ -1,7 +1,9 @@
 #include "tools/bench/measure.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <algorithm>
 #include <utility>
@@ -75,6 +77,24 @@ absl::StatusOr<LaunchedServer> LaunchAndConnect(
   server.connect = absl::Now() - server.launched;
   server.address = *std::move(address);
   return server;
+}
+
+bool IsStaticExecutable(const std::string& path) {
+  absl::StatusOr<std::string> elf = ReadFile(path, size_t{1} << 30);
+  if (!elf.ok() || elf->size() < sizeof(Elf64_Ehdr) ||
+      elf->compare(0, SELFMAG, ELFMAG) != 0) {
+    return false;
+  }
+  Elf64_Ehdr header;
+  memcpy(&header, elf->data(), sizeof(header));
+  for (size_t i = 0; i < header.e_phnum; ++i) {
+    const size_t at = header.e_phoff + i * header.e_phentsize;
+    if (at + sizeof(Elf64_Phdr) > elf->size()) return false;
+    Elf64_Phdr program;
+    memcpy(&program, elf->data() + at, sizeof(program));
+    if (program.p_type == PT_INTERP) return false;
+  }
+  return true;
 }
 
 absl::StatusOr<std::string> MakeTempDir(const std::string& prefix) {

@@ -49,6 +49,10 @@ absl::StatusOr<LaunchedServer> LaunchAndConnect(
     const std::vector<std::string>& argv, const std::string& address_file,
     absl::Duration timeout);
 
+// True if the ELF executable at `path` asks for no program interpreter (a
+// fully static link); false for a dynamic one or what cannot be read.
+bool IsStaticExecutable(const std::string& path);
+
 // A new directory of its own under $TEST_TMPDIR (or $TMPDIR, or /tmp), named
 // <prefix>.XXXXXX; UNAVAILABLE naming the pattern if it cannot be made.
 absl::StatusOr<std::string> MakeTempDir(const std::string& prefix);
