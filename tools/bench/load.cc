@@ -14,9 +14,37 @@ namespace fake_tcp {
 namespace {
 
 // Exchanges timed in all (across clients), to bound the memory of the samples.
-constexpr size_t kMaxSamples = size_t{4} << 20;
+constexpr size_t kMaxSamples = size_t{1} << 20;
+
+// Sorts r->samples and sets the percentiles and the rate from them.
+void Summarize(LoadResult* r) {
+  r->per_second = static_cast<double>(r->messages) /
+                  std::max(1e-9, absl::ToDoubleSeconds(r->elapsed));
+  std::vector<absl::Duration>& all = r->samples;
+  if (all.empty()) return;
+  std::sort(all.begin(), all.end());
+  auto at = [&all](double q) {
+    return all[std::min(
+        all.size() - 1,
+        static_cast<size_t>(q * static_cast<double>(all.size())))];
+  };
+  r->p50 = at(0.5);
+  r->p99 = at(0.99);
+  r->p999 = at(0.999);
+}
 
 }  // namespace
+
+LoadResult Combine(const LoadResult& a, const LoadResult& b) {
+  LoadResult r;
+  r.messages = a.messages + b.messages;
+  r.errors = a.errors + b.errors;
+  r.elapsed = a.elapsed + b.elapsed;
+  r.samples = a.samples;
+  r.samples.insert(r.samples.end(), b.samples.begin(), b.samples.end());
+  Summarize(&r);
+  return r;
+}
 
 LoadResult Load(const std::string& address, const LoadOptions& options) {
   const int clients = std::max(1, options.clients);
@@ -48,7 +76,7 @@ LoadResult Load(const std::string& address, const LoadOptions& options) {
       mine.reserve(std::min<size_t>(samples_per_client, 1 << 16));
       std::optional<TcpClient> client;
       while (more()) {
-        const absl::Time begin = absl::Now();
+        absl::Time begin = absl::Now();
         if (!client.has_value()) {
           absl::StatusOr<TcpClient> c = TcpClient::Connect(address, timeout);
           if (!c.ok()) {
@@ -57,6 +85,8 @@ LoadResult Load(const std::string& address, const LoadOptions& options) {
             continue;
           }
           client.emplace(*std::move(c));
+          // A persistent connection's exchanges are timed without its connect.
+          if (options.persistent) begin = absl::Now();
         }
         if (!client->SendAll(kLoadMessage, timeout).ok() ||
             !client->ReceiveExactly(kLoadReplySize, timeout).ok()) {
@@ -78,23 +108,11 @@ LoadResult Load(const std::string& address, const LoadOptions& options) {
   r.messages = messages;
   r.errors = errors;
   r.elapsed = absl::Now() - start;
-  r.per_second = static_cast<double>(r.messages) /
-                 std::max(1e-9, absl::ToDoubleSeconds(r.elapsed));
-  std::vector<absl::Duration> all;
-  for (const std::vector<absl::Duration>& mine : samples) {
-    all.insert(all.end(), mine.begin(), mine.end());
+  for (std::vector<absl::Duration>& mine : samples) {
+    r.samples.insert(r.samples.end(), mine.begin(), mine.end());
+    mine = {};
   }
-  if (!all.empty()) {
-    std::sort(all.begin(), all.end());
-    auto at = [&all](double q) {
-      return all[std::min(
-          all.size() - 1,
-          static_cast<size_t>(q * static_cast<double>(all.size())))];
-    };
-    r.p50 = at(0.5);
-    r.p99 = at(0.99);
-    r.p999 = at(0.999);
-  }
+  Summarize(&r);
   return r;
 }
 

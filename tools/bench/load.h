@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -28,10 +29,16 @@ struct LoadResult {
   uint64_t errors = 0;
   absl::Duration elapsed;
   double per_second = 0;
-  // Of one exchange (send, then the whole reply; oneshot: the connect too),
-  // over the timed exchanges (at most 4 Mi of them).
+  // Of one exchange (send, then the whole reply; oneshot: the connect too,
+  // persistent: not the connection's connect),
+  // over the timed exchanges (at most 1 Mi of them), and those, sorted.
   absl::Duration p50, p99, p999;
+  std::vector<absl::Duration> samples;
 };
+
+// Two runs against one server as one: counts and time added, percentiles over
+// both runs' samples.
+LoadResult Combine(const LoadResult& a, const LoadResult& b);
 
 // Runs `options.clients` threads against `address` (loopback) until the
 // duration or the count is reached, and returns the rate, the errors (a
