@@ -14,6 +14,7 @@
 // vary between machines; only the ratios carry over. Loopback only, bounded
 // in clients and time; it stops by itself.
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,8 +45,10 @@
 #include "server/health_sidecar.h"
 #include "testing/harness.h"
 #include "testing/subprocess.h"
+#include "tools/base/errno_status.h"
 #include "tools/base/file.h"
 #include "tools/base/net.h"
+#include "tools/base/unique_fd.h"
 #include "tools/bench/bare_server.h"
 #include "tools/bench/load.h"
 #include "tools/bench/measure.h"
@@ -90,26 +94,34 @@ struct Programs {
   std::string memory_subject;  // //tools/bench:memory_subject
 };
 
-// Stops the run with `status` (the bench's only error path).
-[[noreturn]] void Die(const absl::Status& status) {
-  fprintf(stderr, "bench: %s\n", status.ToString().c_str());
-  exit(1);
-}
-template <typename T>
-T OrDie(absl::StatusOr<T> value) {
-  if (!value.ok()) Die(value.status());
-  return *std::move(value);
-}
+// Errors end the section that met them with their status (so every child
+// process it started is killed and reaped on the way out), then the run.
+#define BENCH_CONCAT2(a, b) a##b
+#define BENCH_CONCAT(a, b) BENCH_CONCAT2(a, b)
+#define BENCH_ASSIGN_OR_RETURN(lhs, expr)                 \
+  auto BENCH_CONCAT(bench_value_, __LINE__) = (expr);     \
+  if (!BENCH_CONCAT(bench_value_, __LINE__).ok()) {       \
+    return BENCH_CONCAT(bench_value_, __LINE__).status(); \
+  }                                                       \
+  lhs = *std::move(BENCH_CONCAT(bench_value_, __LINE__))
+#define BENCH_RETURN_IF_ERROR(expr)                             \
+  if (absl::Status bench_status = (expr); !bench_status.ok()) { \
+    return bench_status;                                        \
+  }
 
 std::string Cell(const Spread& s) {
   return absl::StrCat(Ms(s.median), " (p90 ", Ms(s.p90), ")");
 }
 double MsOf(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
-// Times `launches` runs of `once`, which returns one sample.
-Spread Time(int launches, const std::function<absl::Duration()>& once) {
+// Times `launches` runs of `once`, which returns one sample or an error.
+absl::StatusOr<Spread> Time(
+    int launches, const std::function<absl::StatusOr<absl::Duration>()>& once) {
   std::vector<absl::Duration> samples;
-  for (int i = 0; i < launches; ++i) samples.push_back(once());
+  for (int i = 0; i < launches; ++i) {
+    BENCH_ASSIGN_OR_RETURN(const absl::Duration sample, once());
+    samples.push_back(sample);
+  }
   return SpreadOf(std::move(samples));
 }
 
@@ -119,49 +131,47 @@ std::vector<std::string> FakeArgs(const Programs& p, const std::string& dir) {
           "--health_address_file=" + dir + "/health"};
 }
 
-void Readiness(const Programs& programs, int launches) {
+absl::Status Readiness(const Programs& programs, int launches) {
   std::vector<absl::Duration> fake_connect, fake_serving, bare_connect;
   ProcessStatus fake_status, bare_status;
   // One server at a time: each is measured alone, then killed and reaped. The
   // bare server's launches come first, from a process that has not used gRPC
   // yet (nothing else of ours running); the fake's come after.
   for (int i = 0; i < launches; ++i) {
-    const std::string dir = OrDie(MakeTempDir("bench_launch"));
-    LaunchedServer bare = OrDie(
+    BENCH_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("bench_launch"));
+    BENCH_ASSIGN_OR_RETURN(
+        LaunchedServer bare,
         LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
                          dir + "/bare", kTimeout));
     bare_connect.push_back(bare.connect);
-    bare_status = OrDie(ReadProcessStatus(bare.process->pid()));
+    BENCH_ASSIGN_OR_RETURN(bare_status, ReadProcessStatus(bare.process->pid()));
   }
   for (int i = 0; i < launches; ++i) {
-    const std::string dir = OrDie(MakeTempDir("bench_launch"));
-    LaunchedServer fake = OrDie(
+    BENCH_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("bench_launch"));
+    BENCH_ASSIGN_OR_RETURN(
+        LaunchedServer fake,
         LaunchAndConnect(FakeArgs(programs, dir), dir + "/addr", kTimeout));
-    const std::string health =
-        OrDie(WaitForAddressFile(dir + "/health", kTimeout));
-    if (absl::Status s = WaitUntilServing(health, kService, kTimeout);
-        !s.ok()) {
-      Die(s);
-    }
+    BENCH_ASSIGN_OR_RETURN(
+        const std::string health,
+        WaitForAddressFile(dir + "/health", kTimeout, fake.process->pidfd()));
+    BENCH_RETURN_IF_ERROR(WaitUntilServing(health, kService, kTimeout));
     fake_serving.push_back(absl::Now() - fake.launched);
     fake_connect.push_back(fake.connect);
-    fake_status = OrDie(ReadProcessStatus(fake.process->pid()));
+    BENCH_ASSIGN_OR_RETURN(fake_status, ReadProcessStatus(fake.process->pid()));
   }
-  const Spread in_process = Time(launches, [] {
-    const absl::Time start = absl::Now();
-    ServerOptions options;
-    options.port = 0;
-    FakeTcpServer server(options);
-    HealthSidecar health(&server);
-    for (const absl::Status& s : {server.Start(), health.Start()}) {
-      if (!s.ok()) Die(s);
-    }
-    if (absl::Status s = WaitUntilServing(health.address(), kService, kTimeout);
-        !s.ok()) {
-      Die(s);
-    }
-    return absl::Now() - start;
-  });
+  BENCH_ASSIGN_OR_RETURN(const Spread in_process,
+                         Time(launches, []() -> absl::StatusOr<absl::Duration> {
+                           const absl::Time start = absl::Now();
+                           ServerOptions options;
+                           options.port = 0;
+                           FakeTcpServer server(options);
+                           HealthSidecar health(&server);
+                           BENCH_RETURN_IF_ERROR(server.Start());
+                           BENCH_RETURN_IF_ERROR(health.Start());
+                           BENCH_RETURN_IF_ERROR(WaitUntilServing(
+                               health.address(), kService, kTimeout));
+                           return absl::Now() - start;
+                         }));
   const Spread fc = SpreadOf(fake_connect), bc = SpreadOf(bare_connect);
   const Spread fs = SpreadOf(fake_serving);
   printf("## Readiness (%d launches each)\n\n", launches);
@@ -184,42 +194,50 @@ void Readiness(const Programs& programs, int launches) {
       Ratio(static_cast<double>(fake_status.rss_kb),
             static_cast<double>(bare_status.rss_kb))
           .c_str());
+  return absl::OkStatus();
 }
 
-void Fixture(const Programs& programs, int launches) {
+absl::Status Fixture(const Programs& programs, int launches) {
   auto harness = [](bool out_of_process) {
-    return [out_of_process] {
+    return [out_of_process]() -> absl::StatusOr<absl::Duration> {
       testing::FixtureOptions options;
       options.server.port = 0;
       options.out_of_process = out_of_process;
       const absl::Time start = absl::Now();
       testing::Harness h(options);
-      if (absl::Status s = h.Start(); !s.ok()) Die(s);
+      BENCH_RETURN_IF_ERROR(h.Start());
       h.Stop();
       return absl::Now() - start;
     };
   };
-  const Spread in_process = Time(launches, harness(false));
-  const Spread out_of_process = Time(launches, harness(true));
+  BENCH_ASSIGN_OR_RETURN(const Spread in_process,
+                         Time(launches, harness(false)));
+  BENCH_ASSIGN_OR_RETURN(const Spread out_of_process,
+                         Time(launches, harness(true)));
   // What any in-process server costs at least: listen, serve, stop.
-  const Spread bare_in_process = Time(launches, [] {
-    const absl::Time start = absl::Now();
-    BoundListener listener = OrDie(Listen("127.0.0.1", 0, SOMAXCONN));
-    { BareServer bare(listener.fd.release(), listener.address); }
-    return absl::Now() - start;
-  });
+  BENCH_ASSIGN_OR_RETURN(
+      const Spread bare_in_process,
+      Time(launches, []() -> absl::StatusOr<absl::Duration> {
+        const absl::Time start = absl::Now();
+        BENCH_ASSIGN_OR_RETURN(BoundListener listener,
+                               Listen("127.0.0.1", 0, SOMAXCONN));
+        { BareServer bare(listener.fd.release(), listener.address); }
+        return absl::Now() - start;
+      }));
   // And out of process: launch, learn the address, connect, stop.
-  const Spread bare_out = Time(launches, [&programs] {
-    const std::string dir = OrDie(MakeTempDir("bench_fixture"));
-    LaunchedServer bare = OrDie(
-        LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
-                         dir + "/bare", kTimeout));
-    bare.process->Signal(SIGTERM);
-    if (absl::StatusOr<int> code = bare.process->Wait(kTimeout); !code.ok()) {
-      Die(code.status());
-    }
-    return absl::Now() - bare.launched;
-  });
+  BENCH_ASSIGN_OR_RETURN(
+      const Spread bare_out,
+      Time(launches, [&programs]() -> absl::StatusOr<absl::Duration> {
+        BENCH_ASSIGN_OR_RETURN(const std::string dir,
+                               MakeTempDir("bench_fixture"));
+        BENCH_ASSIGN_OR_RETURN(
+            LaunchedServer bare,
+            LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
+                             dir + "/bare", kTimeout));
+        bare.process->Signal(SIGTERM);
+        BENCH_RETURN_IF_ERROR(bare.process->Wait(kTimeout).status());
+        return absl::Now() - bare.launched;
+      }));
   printf("## Fixture overhead: SetUp + TearDown (%d each)\n\n", launches);
   printf("| fixture | fake_tcp_server | bare server | fake / bare |\n");
   printf("|---|---|---|---|\n");
@@ -229,6 +247,7 @@ void Fixture(const Programs& programs, int launches) {
   printf("| out of process | %s | %s | %s |\n\n", Cell(out_of_process).c_str(),
          Cell(bare_out).c_str(),
          Ratio(MsOf(out_of_process.median), MsOf(bare_out.median)).c_str());
+  return absl::OkStatus();
 }
 
 std::string Latencies(const LoadResult& r) {
@@ -237,8 +256,9 @@ std::string Latencies(const LoadResult& r) {
       absl::ToDoubleMicroseconds(r.p99), absl::ToDoubleMicroseconds(r.p999));
 }
 
-void LoadTable(const std::vector<std::string>& modes,
-               const std::vector<int>& clients, absl::Duration duration) {
+absl::Status LoadTable(const std::vector<std::string>& modes,
+                       const std::vector<int>& clients,
+                       absl::Duration duration) {
   printf("## Load (%s per server and row; latency of one exchange)\n\n",
          absl::FormatDuration(duration).c_str());
   printf(
@@ -259,8 +279,9 @@ void LoadTable(const std::vector<std::string>& modes,
       ServerOptions options;
       options.port = 0;
       FakeTcpServer fake_server(options);
-      if (absl::Status s = fake_server.Start(); !s.ok()) Die(s);
-      BoundListener listener = OrDie(Listen("127.0.0.1", 0, SOMAXCONN));
+      BENCH_RETURN_IF_ERROR(fake_server.Start());
+      BENCH_ASSIGN_OR_RETURN(BoundListener listener,
+                             Listen("127.0.0.1", 0, SOMAXCONN));
       BareServer bare_server(listener.fd.release(), listener.address);
       load.duration = duration / 2;
       const LoadResult fake1 = Load(fake_server.address(), load);
@@ -283,6 +304,7 @@ void LoadTable(const std::vector<std::string>& modes,
     }
   }
   printf("\n");
+  return absl::OkStatus();
 }
 
 // Reads one line the memory subject wrote on `fd`, waiting up to `timeout`.
@@ -306,7 +328,7 @@ absl::StatusOr<std::string> ReadLine(int fd, absl::Duration timeout) {
   }
 }
 
-void Memory(const Programs& programs, uint64_t messages) {
+absl::Status Memory(const Programs& programs, uint64_t messages) {
   LoadOptions load;
   load.persistent = true;
   load.clients = 16;
@@ -314,37 +336,47 @@ void Memory(const Programs& programs, uint64_t messages) {
   load.max_messages = messages;
 
   int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) Die(absl::InternalError("pipe2"));
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return ErrnoStatus(errno, "memory table: pipe2");
+  }
+  const UniqueFd from_subject(pipe_fds[0]);
+  UniqueFd to_parent(pipe_fds[1]);
   testing::Subprocess::Options options;
-  options.stdout_fd = pipe_fds[1];
-  testing::Subprocess subject =
-      OrDie(testing::Subprocess::Start({programs.memory_subject}, options));
-  close(pipe_fds[1]);
-  const std::vector<std::string> addresses =
-      absl::StrSplit(OrDie(ReadLine(pipe_fds[0], kTimeout)), ' ');
+  options.stdout_fd = to_parent.get();
+  BENCH_ASSIGN_OR_RETURN(
+      testing::Subprocess subject,
+      testing::Subprocess::Start({programs.memory_subject}, options));
+  to_parent.reset();
+  BENCH_ASSIGN_OR_RETURN(const std::string first,
+                         ReadLine(from_subject.get(), kTimeout));
+  const std::vector<std::string> addresses = absl::StrSplit(first, ' ');
   if (addresses.size() != 2) {
-    Die(absl::DataLossError("memory_subject: no \"address health\" line"));
+    return absl::DataLossError(absl::StrCat(
+        "memory_subject: want \"<address> <health address>\", got \"", first,
+        "\""));
   }
-  if (absl::Status s = WaitUntilServing(addresses[1], kService, kTimeout);
-      !s.ok()) {
-    Die(s);
-  }
-  const ProcessStatus fake_idle = OrDie(ReadProcessStatus(subject.pid()));
+  BENCH_RETURN_IF_ERROR(WaitUntilServing(addresses[1], kService, kTimeout));
+  BENCH_ASSIGN_OR_RETURN(const ProcessStatus fake_idle,
+                         ReadProcessStatus(subject.pid()));
   const LoadResult fake_load = Load(addresses[0], load);
-  const ProcessStatus fake_after = OrDie(ReadProcessStatus(subject.pid()));
+  BENCH_ASSIGN_OR_RETURN(const ProcessStatus fake_after,
+                         ReadProcessStatus(subject.pid()));
   subject.Signal(SIGUSR1);
-  const std::string cleared = OrDie(ReadLine(pipe_fds[0], kTimeout));
-  const ProcessStatus fake_cleared = OrDie(ReadProcessStatus(subject.pid()));
-  close(pipe_fds[0]);
+  BENCH_ASSIGN_OR_RETURN(const std::string cleared,
+                         ReadLine(from_subject.get(), kTimeout));
+  BENCH_ASSIGN_OR_RETURN(const ProcessStatus fake_cleared,
+                         ReadProcessStatus(subject.pid()));
 
-  const std::string dir = OrDie(MakeTempDir("bench_memory"));
-  LaunchedServer bare =
-      OrDie(LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
-                             dir + "/bare", kTimeout));
-  const ProcessStatus bare_idle = OrDie(ReadProcessStatus(bare.process->pid()));
+  BENCH_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("bench_memory"));
+  BENCH_ASSIGN_OR_RETURN(
+      LaunchedServer bare,
+      LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
+                       dir + "/bare", kTimeout));
+  BENCH_ASSIGN_OR_RETURN(const ProcessStatus bare_idle,
+                         ReadProcessStatus(bare.process->pid()));
   const LoadResult bare_load = Load(bare.address, load);
-  const ProcessStatus bare_after =
-      OrDie(ReadProcessStatus(bare.process->pid()));
+  BENCH_ASSIGN_OR_RETURN(const ProcessStatus bare_after,
+                         ReadProcessStatus(bare.process->pid()));
 
   // "cleared <received> <dropped>"
   const std::vector<std::string> counts = absl::StrSplit(cleared, ' ');
@@ -378,7 +410,13 @@ void Memory(const Programs& programs, uint64_t messages) {
       counts.size() == 3 ? counts[1].c_str() : "?",
       counts.size() == 3 ? counts[2].c_str() : "?",
       static_cast<double>(fake_cleared.rss_kb - fake_idle.rss_kb) / 1024);
+  return absl::OkStatus();
 }
+
+absl::Status Run(const std::vector<std::string>& sections,
+                 const std::vector<int>& clients,
+                 const std::vector<std::string>& modes, int launches,
+                 absl::Duration duration, uint64_t messages);
 
 int Main(int argc, char** argv) {
   ParseFlagsOrExit(argc, argv, kUsage);
@@ -413,20 +451,36 @@ int Main(int argc, char** argv) {
   }
   // Every file a run writes goes to a directory of its own, removed at exit
   // (an error's exit too).
-  static const std::string* const tmp =
-      new std::string(OrDie(MakeTempDir("bench")));
-  setenv("TEST_TMPDIR", tmp->c_str(), 1);
-  atexit([] {
+  const absl::Status status = Run(sections, clients, modes, launches, duration,
+                                  static_cast<uint64_t>(messages));
+  if (!status.ok()) {
+    fprintf(stderr, "bench: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+// The bench once the flags are checked.
+absl::Status Run(const std::vector<std::string>& sections,
+                 const std::vector<int>& clients,
+                 const std::vector<std::string>& modes, int launches,
+                 absl::Duration duration, uint64_t messages) {
+  // Every file a run writes goes to a directory of its own, removed at the end.
+  BENCH_ASSIGN_OR_RETURN(const std::string tmp, MakeTempDir("bench"));
+  setenv("TEST_TMPDIR", tmp.c_str(), 1);
+  absl::Cleanup remove = [&tmp] {
     std::error_code ignored;
-    std::filesystem::remove_all(*tmp, ignored);
-  });
+    std::filesystem::remove_all(tmp, ignored);
+  };
   Programs programs;
-  programs.fake =
-      OrDie(testing::Runfile("fake_tcp_server/tools/fake_tcp_server"));
-  programs.bare =
-      OrDie(testing::Runfile("fake_tcp_server/tools/bench/bare_server"));
-  programs.memory_subject =
-      OrDie(testing::Runfile("fake_tcp_server/tools/bench/memory_subject"));
+  BENCH_ASSIGN_OR_RETURN(
+      programs.fake, testing::Runfile("fake_tcp_server/tools/fake_tcp_server"));
+  BENCH_ASSIGN_OR_RETURN(
+      programs.bare,
+      testing::Runfile("fake_tcp_server/tools/bench/bare_server"));
+  BENCH_ASSIGN_OR_RETURN(
+      programs.memory_subject,
+      testing::Runfile("fake_tcp_server/tools/bench/memory_subject"));
 
   printf(
       "# fake_tcp_server bench: -c %s; the bench %s, the standalone server %s; "
@@ -443,13 +497,14 @@ int Main(int argc, char** argv) {
   auto wanted = [&sections](const char* name) {
     return std::find(sections.begin(), sections.end(), name) != sections.end();
   };
-  if (wanted("readiness")) Readiness(programs, launches);
-  if (wanted("fixture")) Fixture(programs, launches);
-  if (wanted("load")) LoadTable(modes, clients, duration);
+  if (wanted("readiness")) BENCH_RETURN_IF_ERROR(Readiness(programs, launches));
+  if (wanted("fixture")) BENCH_RETURN_IF_ERROR(Fixture(programs, launches));
+  if (wanted("load"))
+    BENCH_RETURN_IF_ERROR(LoadTable(modes, clients, duration));
   if (wanted("memory") && messages > 0) {
-    Memory(programs, static_cast<uint64_t>(messages));
+    BENCH_RETURN_IF_ERROR(Memory(programs, messages));
   }
-  return 0;
+  return absl::OkStatus();
 }
 
 }  // namespace

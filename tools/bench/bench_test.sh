@@ -31,3 +31,8 @@ for bad in --launches=0 --clients=0 --clients=x --modes=sometimes --sections=dis
   rc=0; "${bench}" "${bad}" >/dev/null 2>&1 || rc=$?
   [[ ${rc} == 2 ]] || { echo "${bad}: exit ${rc}, want 2"; exit 1; }
 done
+# An error is exit 1 with a message naming what failed, not a crash.
+rc=0; err=$(TMPDIR=/nonexistent TEST_TMPDIR= "${bench}" --launches=1 2>&1 >/dev/null) || rc=$?
+[[ ${rc} == 1 && ${err} == *"mkdtemp /nonexistent/bench."* ]] || {
+  echo "no temporary directory: exit ${rc}, said: ${err}"; exit 1
+}

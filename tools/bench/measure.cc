@@ -98,10 +98,12 @@ bool IsStaticExecutable(const std::string& path) {
 }
 
 absl::StatusOr<std::string> MakeTempDir(const std::string& prefix) {
-  const char* base = getenv("TEST_TMPDIR");
-  if (base == nullptr) base = getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(base != nullptr ? base : "/tmp", "/", prefix, ".XXXXXX");
+  std::string base = "/tmp";
+  for (const char* name : {"TMPDIR", "TEST_TMPDIR"}) {  // the last set wins
+    const char* value = getenv(name);
+    if (value != nullptr && *value != '\0') base = value;
+  }
+  std::string pattern = absl::StrCat(base, "/", prefix, ".XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     return ErrnoStatus(errno, absl::StrCat("mkdtemp ", pattern));
   }
