@@ -21,7 +21,9 @@ def _pkg_config(rctx, pkg_config, args):
 
 def _group(flags):
     # A static link resolves archives left to right; a group makes order within it irrelevant.
-    return ["-static", "-Wl,--start-group"] + flags + ["-Wl,--end-group"]
+    # "--static" is the compiler driver's "-static" under its other name: Bazel warns at
+    # every analysis about "-static" in a library's linkopts, which is meant here.
+    return ["--static", "-Wl,--start-group"] + flags + ["-Wl,--end-group"]
 
 def _select_linkopts(static, shared, from_source):
     lines = ["    linkopts = select({", '        ":static": {},'.format(repr(_group(static)))]
@@ -88,13 +90,22 @@ def _static_executable(rctx, pkg_config):
     for name in rctx.attr.static_executable:
         modules += [m for m in rctx.attr.libraries[name] if m not in modules]
     static = _pkg_config(rctx, pkg_config, ["--static", "--libs"] + modules) if modules else []
+
+    # Two targets, one condition each: the configs that set more than one of these
+    # defines (tsan: absl_source and instrumented) would make one select ambiguous.
     return [
         "cc_library(",
         '    name = "static_executable",',
+        "    deps = select({",
+        '        ":instrumented": [],',
+        '        "//conditions:default": [":static_executable_archives"],',
+        "    }),",
+        ")",
+        "",
+        "cc_library(",
+        '    name = "static_executable_archives",',
         "    linkopts = select({",
         '        ":static": [],',
-        '        ":absl_source": [],',
-        '        ":instrumented": [],',
         '        "//conditions:default": {},'.format(repr(_group(static) if modules else [])),
         "    }),",
         ")",
