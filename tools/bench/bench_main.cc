@@ -37,6 +37,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -423,34 +424,44 @@ int Main(int argc, char** argv) {
   const int launches = absl::GetFlag(FLAGS_launches);
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
   const int64_t messages = absl::GetFlag(FLAGS_memory_messages);
+  std::vector<std::string> problems;
+  if (launches < 1 || launches > 200) {
+    problems.push_back(absl::StrCat("--launches=", launches, ": 1..200"));
+  }
+  if (duration <= absl::ZeroDuration() || duration > absl::Seconds(60)) {
+    problems.push_back(absl::StrCat(
+        "--duration=", absl::FormatDuration(duration), ": (0, 60s]"));
+  }
+  if (messages < 0 || messages > 10000000) {
+    problems.push_back(
+        absl::StrCat("--memory_messages=", messages, ": 0..10000000"));
+  }
   std::vector<int> clients;
-  bool ok = launches >= 1 && launches <= 200 &&
-            duration > absl::ZeroDuration() && duration <= absl::Seconds(60) &&
-            messages >= 0 && messages <= 10000000;
   for (const std::string& c : absl::GetFlag(FLAGS_clients)) {
     int n = 0;
-    ok = ok && absl::SimpleAtoi(c, &n) && n >= 1 && n <= 256;
+    if (!absl::SimpleAtoi(c, &n) || n < 1 || n > 256) {
+      problems.push_back(absl::StrCat("--clients: \"", c, "\": 1..256"));
+    }
     clients.push_back(n);
   }
   const std::vector<std::string> modes = absl::GetFlag(FLAGS_modes);
   for (const std::string& m : modes) {
-    ok = ok && (m == "oneshot" || m == "persistent");
+    if (m != "oneshot" && m != "persistent") {
+      problems.push_back(
+          absl::StrCat("--modes: \"", m, "\": oneshot or persistent"));
+    }
   }
   const std::vector<std::string> sections = absl::GetFlag(FLAGS_sections);
   for (const std::string& s : sections) {
-    ok = ok &&
-         (s == "readiness" || s == "fixture" || s == "load" || s == "memory");
+    if (s != "readiness" && s != "fixture" && s != "load" && s != "memory") {
+      problems.push_back(absl::StrCat(
+          "--sections: \"", s, "\": readiness, fixture, load or memory"));
+    }
   }
-  if (!ok) {
-    fprintf(stderr,
-            "bench: --launches must be 1..200, --duration (0, 60s], "
-            "--memory_messages 0..10000000, --clients each 1..256, --modes "
-            "oneshot or persistent, --sections readiness, fixture, load or "
-            "memory\n");
+  if (!problems.empty()) {
+    fprintf(stderr, "bench: %s\n", absl::StrJoin(problems, "; ").c_str());
     return kUsage;
   }
-  // Every file a run writes goes to a directory of its own, removed at exit
-  // (an error's exit too).
   const absl::Status status = Run(sections, clients, modes, launches, duration,
                                   static_cast<uint64_t>(messages));
   if (!status.ok()) {

@@ -28,8 +28,9 @@ awk -F'|' '
 # Bad input is a usage error (2), not a crash.
 for bad in --launches=0 --clients=0 --clients=x --modes=sometimes --sections=disk \
   --duration=0s --memory_messages=-1; do
-  rc=0; "${bench}" "${bad}" >/dev/null 2>&1 || rc=$?
+  rc=0; err=$("${bench}" "${bad}" 2>&1 >/dev/null) || rc=$?
   [[ ${rc} == 2 ]] || { echo "${bad}: exit ${rc}, want 2"; exit 1; }
+  [[ ${err} == *"${bad%%=*}"* ]] || { echo "${bad}: the message does not name it: ${err}"; exit 1; }
 done
 # An error is exit 1 with a message naming what failed, not a crash.
 rc=0; err=$(TMPDIR=/nonexistent TEST_TMPDIR= "${bench}" --launches=1 2>&1 >/dev/null) || rc=$?
