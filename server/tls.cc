@@ -147,6 +147,41 @@ std::string TakeOpenSslErrors() {
   return absl::StrJoin(reasons, "; ");
 }
 
+absl::Status UseCertificateChain(SSL_CTX* ctx, absl::string_view chain_pem) {
+  BIO* chain =
+      BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size()));
+  X509* leaf = PEM_read_bio_X509(chain, nullptr, nullptr, nullptr);
+  bool ok = leaf != nullptr && SSL_CTX_use_certificate(ctx, leaf) == 1;
+  X509_free(leaf);
+  while (ok) {
+    X509* extra = PEM_read_bio_X509(chain, nullptr, nullptr, nullptr);
+    if (extra == nullptr) break;
+    ok = SSL_CTX_add_extra_chain_cert(ctx, extra) == 1;  // takes it
+  }
+  BIO_free(chain);
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no usable PEM certificate: ", TakeOpenSslErrors()));
+  }
+  ERR_clear_error();  // the end of the chain reads as an error
+  return absl::OkStatus();
+}
+
+absl::Status UsePrivateKey(SSL_CTX* ctx, absl::string_view key_pem) {
+  BIO* key_bio =
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  BIO_free(key_bio);
+  const bool ok = key != nullptr && SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
+                  SSL_CTX_check_private_key(ctx) == 1;
+  EVP_PKEY_free(key);
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no PEM private key matching the certificate: ", TakeOpenSslErrors()));
+  }
+  return absl::OkStatus();
+}
+
 absl::string_view HandshakeFaultName(TlsOptions::HandshakeFault fault) {
   switch (fault) {
     case TlsOptions::HandshakeFault::kNone:
@@ -355,35 +390,14 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(
     }
   }
   // The chain and key from memory, whichever way they came.
-  BIO* chain = BIO_new_mem_buf(certificate.cert_pem.data(),
-                               static_cast<int>(certificate.cert_pem.size()));
-  X509* leaf = PEM_read_bio_X509(chain, nullptr, nullptr, nullptr);
-  bool ok = leaf != nullptr && SSL_CTX_use_certificate(ctx, leaf) == 1;
-  X509_free(leaf);
-  while (ok) {
-    X509* extra = PEM_read_bio_X509(chain, nullptr, nullptr, nullptr);
-    if (extra == nullptr) break;
-    ok = SSL_CTX_add_extra_chain_cert(ctx, extra) == 1;  // takes it
+  if (absl::Status s = UseCertificateChain(ctx, certificate.cert_pem);
+      !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Start: tls: cert_file ", options.cert_file, ": ", s.message()));
   }
-  BIO_free(chain);
-  ERR_clear_error();  // the end of the chain reads as an error
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Start: tls: cert_file ", options.cert_file,
-                     ": no usable PEM certificate: ", TakeOpenSslErrors()));
-  }
-  BIO* key_bio = BIO_new_mem_buf(certificate.key_pem.data(),
-                                 static_cast<int>(certificate.key_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
-  BIO_free(key_bio);
-  ok = key != nullptr && SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
-       SSL_CTX_check_private_key(ctx) == 1;
-  EVP_PKEY_free(key);
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Start: tls: key_file ", options.key_file,
-                     ": no PEM private key matching the certificate: ",
-                     TakeOpenSslErrors()));
+  if (absl::Status s = UsePrivateKey(ctx, certificate.key_pem); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Start: tls: key_file ", options.key_file, ": ", s.message()));
   }
   if (!options.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, options.client_ca_file.c_str(),

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -61,6 +62,13 @@ struct Certificate {
   std::string cert_pem;
   std::string key_pem;
 };
+
+// Puts a PEM certificate chain (the leaf first, then any intermediates) into
+// `ctx`. INVALID_ARGUMENT "no usable PEM certificate: <OpenSSL's reasons>".
+absl::Status UseCertificateChain(SSL_CTX* ctx, absl::string_view chain_pem);
+// Puts a PEM private key into `ctx`, which must match the certificate already
+// there. INVALID_ARGUMENT "no PEM private key matching the certificate: ...".
+absl::Status UsePrivateKey(SSL_CTX* ctx, absl::string_view key_pem);
 
 // A certificate authority for tests: makes a CA (an ECDSA P-256 key and a
 // self-signed certificate valid from an hour ago for 30 days) and issues

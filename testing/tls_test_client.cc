@@ -46,24 +46,6 @@ absl::Status Failed(absl::string_view step) {
   return absl::UnavailableError(absl::StrCat(step, ": ", Errors()));
 }
 
-bool UsePem(SSL_CTX* ctx, const Certificate& certificate) {
-  BIO* cert_bio =
-      BIO_new_mem_buf(certificate.cert_pem.data(),
-                      static_cast<int>(certificate.cert_pem.size()));
-  X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
-  BIO_free(cert_bio);
-  BIO* key_bio = BIO_new_mem_buf(certificate.key_pem.data(),
-                                 static_cast<int>(certificate.key_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
-  BIO_free(key_bio);
-  const bool ok = cert != nullptr && key != nullptr &&
-                  SSL_CTX_use_certificate(ctx, cert) == 1 &&
-                  SSL_CTX_use_PrivateKey(ctx, key) == 1;
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return ok;
-}
-
 }  // namespace
 
 TlsTestClient::TlsTestClient(std::unique_ptr<State> state)
@@ -99,9 +81,15 @@ absl::StatusOr<TlsTestClient> TlsTestClient::Connect(
     X509_free(ca);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   }
-  if (!options.client_certificate.cert_pem.empty() &&
-      !UsePem(ctx, options.client_certificate)) {
-    return Failed("client_certificate");
+  if (!options.client_certificate.cert_pem.empty()) {
+    for (const absl::Status& s :
+         {UseCertificateChain(ctx, options.client_certificate.cert_pem),
+          UsePrivateKey(ctx, options.client_certificate.key_pem)}) {
+      if (!s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("client_certificate: ", s.message()));
+      }
+    }
   }
   std::string alpn;
   for (const std::string& p : options.alpn) {
