@@ -126,6 +126,14 @@ absl::StatusOr<Spread> Time(
   return SpreadOf(std::move(samples));
 }
 
+// The bare server launched, its address learnt from its file, connected to.
+absl::StatusOr<LaunchedServer> LaunchBare(const Programs& programs) {
+  absl::StatusOr<std::string> dir = MakeTempDir("bench_bare");
+  if (!dir.ok()) return dir.status();
+  return LaunchAndConnect({programs.bare, "--address_file=" + *dir + "/bare"},
+                          *dir + "/bare", kTimeout);
+}
+
 // The standalone fake launched as the out-of-process fixture launches it.
 std::vector<std::string> FakeArgs(const Programs& p, const std::string& dir) {
   return {p.fake, "--port=0", "--quiet", "--address_file=" + dir + "/addr",
@@ -139,11 +147,7 @@ absl::Status Readiness(const Programs& programs, int launches) {
   // bare server's launches come first, from a process that has not used gRPC
   // yet (nothing else of ours running); the fake's come after.
   for (int i = 0; i < launches; ++i) {
-    BENCH_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("bench_launch"));
-    BENCH_ASSIGN_OR_RETURN(
-        LaunchedServer bare,
-        LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
-                         dir + "/bare", kTimeout));
+    BENCH_ASSIGN_OR_RETURN(LaunchedServer bare, LaunchBare(programs));
     bare_connect.push_back(bare.connect);
     BENCH_ASSIGN_OR_RETURN(bare_status, ReadProcessStatus(bare.process->pid()));
   }
@@ -229,12 +233,7 @@ absl::Status Fixture(const Programs& programs, int launches) {
   BENCH_ASSIGN_OR_RETURN(
       const Spread bare_out,
       Time(launches, [&programs]() -> absl::StatusOr<absl::Duration> {
-        BENCH_ASSIGN_OR_RETURN(const std::string dir,
-                               MakeTempDir("bench_fixture"));
-        BENCH_ASSIGN_OR_RETURN(
-            LaunchedServer bare,
-            LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
-                             dir + "/bare", kTimeout));
+        BENCH_ASSIGN_OR_RETURN(LaunchedServer bare, LaunchBare(programs));
         bare.process->Signal(SIGTERM);
         BENCH_RETURN_IF_ERROR(bare.process->Wait(kTimeout).status());
         return absl::Now() - bare.launched;
@@ -368,11 +367,7 @@ absl::Status Memory(const Programs& programs, uint64_t messages) {
   BENCH_ASSIGN_OR_RETURN(const ProcessStatus fake_cleared,
                          ReadProcessStatus(subject.pid()));
 
-  BENCH_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("bench_memory"));
-  BENCH_ASSIGN_OR_RETURN(
-      LaunchedServer bare,
-      LaunchAndConnect({programs.bare, "--address_file=" + dir + "/bare"},
-                       dir + "/bare", kTimeout));
+  BENCH_ASSIGN_OR_RETURN(LaunchedServer bare, LaunchBare(programs));
   BENCH_ASSIGN_OR_RETURN(const ProcessStatus bare_idle,
                          ReadProcessStatus(bare.process->pid()));
   const LoadResult bare_load = Load(bare.address, load);

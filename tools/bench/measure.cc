@@ -2,8 +2,10 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <utility>
@@ -19,6 +21,7 @@
 #include "client/tcp_client.h"
 #include "tools/base/errno_status.h"
 #include "tools/base/file.h"
+#include "tools/base/unique_fd.h"
 
 namespace fake_tcp {
 
@@ -80,18 +83,23 @@ absl::StatusOr<LaunchedServer> LaunchAndConnect(
 }
 
 bool IsStaticExecutable(const std::string& path) {
-  absl::StatusOr<std::string> elf = ReadFile(path, size_t{1} << 30);
-  if (!elf.ok() || elf->size() < sizeof(Elf64_Ehdr) ||
-      elf->compare(0, SELFMAG, ELFMAG) != 0) {
+  // Only the ELF header and the program headers are read, not the whole file.
+  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Elf64_Ehdr header;
+  if (!fd.ok() ||
+      pread(fd.get(), &header, sizeof(header), 0) !=
+          static_cast<ssize_t>(sizeof(header)) ||
+      memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) {
     return false;
   }
-  Elf64_Ehdr header;
-  memcpy(&header, elf->data(), sizeof(header));
   for (size_t i = 0; i < header.e_phnum; ++i) {
-    const size_t at = header.e_phoff + i * header.e_phentsize;
-    if (at + sizeof(Elf64_Phdr) > elf->size()) return false;
     Elf64_Phdr program;
-    memcpy(&program, elf->data() + at, sizeof(program));
+    const off_t at =
+        static_cast<off_t>(header.e_phoff + i * header.e_phentsize);
+    if (pread(fd.get(), &program, sizeof(program), at) !=
+        static_cast<ssize_t>(sizeof(program))) {
+      return false;
+    }
     if (program.p_type == PT_INTERP) return false;
   }
   return true;
