@@ -214,6 +214,21 @@ absl::Status FakeTcpServer::Send(uint64_t connection_id, Reply reply) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<ConnectionInfo>> FakeTcpServer::Connections() {
+  std::vector<ConnectionInfo> connections;
+  absl::StatusOr<std::optional<int>> listed =
+      RunOnIoThread("Connections", [&connections](IoLoop& loop) {
+        connections = loop.Connections();
+        return static_cast<int>(connections.size());
+      });
+  if (!listed.ok()) return listed.status();
+  if (!listed->has_value()) {
+    return absl::FailedPreconditionError(
+        "Connections: called on the I/O thread, which cannot wait for itself");
+  }
+  return connections;
+}
+
 absl::StatusOr<int> FakeTcpServer::Broadcast(Reply reply) {
   absl::StatusOr<std::optional<int>> sent = RunOnIoThread(
       "Broadcast", [reply = std::move(reply)](IoLoop& loop) mutable {

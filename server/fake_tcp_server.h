@@ -99,6 +99,11 @@ class FakeTcpServer {
   // running.
   absl::StatusOr<int> DropConnections(bool reset = false)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns the open connections, oldest first. FAILED_PRECONDITION if the
+  // server is not running, or when called from the I/O thread (a Responder),
+  // which cannot wait for itself.
+  absl::StatusOr<std::vector<ConnectionInfo>> Connections()
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Replaces the responder (an empty one restores `options.reply`) for messages
   // after it returns. FAILED_PRECONDITION if the server is not running.
   absl::Status SetResponder(Responder responder) ABSL_LOCKS_EXCLUDED(mu_);

@@ -135,6 +135,25 @@ int IoLoop::Broadcast(Reply reply) {
   return static_cast<int>(ids.size());
 }
 
+std::vector<ConnectionInfo> IoLoop::Connections() const {
+  std::vector<ConnectionInfo> infos;
+  for (uint64_t id : OpenIds()) {
+    const Connection& conn = *connections_.at(id);
+    ConnectionInfo info;
+    info.id = id;
+    info.peer = conn.peer;
+    info.bytes_received = conn.received_bytes;
+    info.bytes_sent = conn.sent_bytes;
+    info.messages_received = conn.messages;
+    info.pending_output = conn.output_bytes;
+    info.peer_closed = conn.peer_closed;
+    info.half_closed = conn.write_shut;
+    info.stalled = conn.stalled;
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
 int IoLoop::DropConnections(bool reset) {
   const std::vector<uint64_t> ids = OpenIds();
   for (uint64_t id : ids) {

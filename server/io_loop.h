@@ -89,6 +89,8 @@ class IoLoop {
   // Queues `reply` (its bytes held once) on every open connection; returns
   // how many.
   int Broadcast(Reply reply);
+  // Returns the open connections, oldest first.
+  std::vector<ConnectionInfo> Connections() const;
   // Closes every open connection (reset: with RST); returns how many.
   int DropConnections(bool reset);
   // Decides replies with `responder` from the next message on; an empty one
@@ -152,6 +154,8 @@ class IoLoop {
     // Bytes read and not yet framed.
     std::string input;
     uint64_t messages = 0;
+    // Bytes read in all (before TLS: plaintext).
+    uint64_t received_bytes = 0;
     // What to do next, in order.
     std::deque<Op> output;
     // Bytes of the front kWrite already written.

@@ -82,6 +82,7 @@ void IoLoop::Read(Connection& conn) {
     return;
   }
   const absl::string_view chunk(read_buffer_.data(), static_cast<size_t>(n));
+  conn.received_bytes += chunk.size();
   // Proxy mode: the bytes go on as read; framing only cuts them for the log.
   if (conn.upstream != nullptr && !ForwardToUpstream(conn, chunk)) return;
   if (conn.input.empty() && options_.framing.kind == Framing::Kind::kRaw) {

@@ -392,6 +392,32 @@ absl::Status MessageLog::WaitForConnectionClosed(uint64_t connection_id,
       timeout, absl::StrCat("connection ", connection_id, " to close"));
 }
 
+bool MessageLog::Await(const std::function<bool(const View&)>& ready,
+                       absl::Duration timeout) const {
+  struct Ready {
+    const MessageLog* log;
+    const std::function<bool(const View&)>* ready;
+    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      // Runs under mu_, inside AwaitWithTimeout.
+      return (*ready)(View{log->counts_, log->events_, log->finished_});
+    }
+  };
+  absl::MutexLock lock(&mu_);
+  Ready condition{this, &ready};
+  return mu_.AwaitWithTimeout(absl::Condition(&condition, &Ready::operator()),
+                              NonNegative(timeout));
+}
+
+void MessageLog::WakeWaiters() const {
+  // Releasing the lock re-evaluates every waiter's condition.
+  absl::MutexLock lock(&mu_);
+}
+
+uint64_t MessageLog::last_sequence() const {
+  absl::MutexLock lock(&mu_);
+  return next_sequence_ - 1;
+}
+
 absl::StatusOr<std::vector<Event>> MessageLog::WaitForEventsAfter(
     uint64_t after, absl::Duration timeout, size_t max_events) const {
   struct After {

@@ -143,6 +143,8 @@ class MessageLog {
   std::vector<std::string> ReceivedMessages() const ABSL_LOCKS_EXCLUDED(mu_);
   // Returns the counters.
   LogCounts counts() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns the bounds it keeps to.
+  const LogLimits& limits() const { return limits_; }
   // Returns when the log began (construction or the last Clear()).
   absl::Time origin() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -188,6 +190,27 @@ class MessageLog {
   absl::StatusOr<std::vector<Event>> WaitForEventsAfter(
       uint64_t after, absl::Duration timeout, size_t max_events = 4096) const
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A view of the log for Await's condition: valid only during the call.
+  struct View {
+    const LogCounts& counts;
+    // The kept entries, oldest first; sequences grow, with gaps where the caps
+    // dropped entries.
+    const std::deque<Event>& events;
+    bool finished;
+  };
+  // Returns true once `ready(view)` does, checking it now, after every change
+  // of the log and after every WakeWaiters(); false after `timeout` (a negative
+  // timeout is zero). `ready` runs under the log's lock: it must be quick, must
+  // not call back into the log, and may read the caller's own state (a cancel
+  // flag) if the caller calls WakeWaiters() after changing it. For waits the
+  // ones above do not cover (the control API's).
+  bool Await(const std::function<bool(const View&)>& ready,
+             absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes every Await() check its condition again.
+  void WakeWaiters() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns the sequence number of the last entry logged (0 if none).
+  uint64_t last_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Marks the log complete: its server has stopped and will log nothing more.
   // Waits not yet satisfied then return at once with FAILED_PRECONDITION

@@ -89,6 +89,7 @@ absl::StatusOr<std::shared_ptr<ScriptedResponder>> ScriptedResponder::Create(
   std::shared_ptr<ScriptedResponder> responder(new ScriptedResponder(script));
   absl::MutexLock lock(&responder->mu_);
   responder->compiled_ = *std::move(compiled);
+  responder->current_ = script;
   return responder;
 }
 
@@ -125,8 +126,14 @@ absl::Status ScriptedResponder::Replace(const Script& script) {
   if (!compiled.ok()) return compiled.status();
   absl::MutexLock lock(&mu_);
   compiled_ = *std::move(compiled);
+  current_ = script;
   unmatched_.clear();
   return absl::OkStatus();
+}
+
+Script ScriptedResponder::CurrentScript() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
 }
 
 void ScriptedResponder::SetCallback(const std::string& name,
@@ -260,6 +267,36 @@ ScriptCallback ScriptedResponder::ChooseResponseLocked(
   }
 }
 
+void ShapeReply(const Fault& fault, Reply* reply) {
+  reply->delay = DurationFromProto(fault.delay());
+  reply->slice_bytes = fault.slice_bytes();
+  reply->slice_pause = DurationFromProto(fault.slice_pause());
+  reply->bytes_per_second = static_cast<int64_t>(fault.bytes_per_second());
+  if (fault.send_only() > 0) reply->send_only = fault.send_only();
+  reply->then_delay = DurationFromProto(fault.action_delay());
+  switch (fault.action()) {
+    case Fault::CLOSE:
+      reply->then = Reply::Then::kClose;
+      break;
+    case Fault::CLOSE_WITHOUT_REPLY:
+      reply->then = Reply::Then::kClose;
+      reply->send_only = 0;
+      break;
+    case Fault::RESET:
+      reply->then = Reply::Then::kReset;
+      break;
+    case Fault::HALF_CLOSE:
+      reply->then = Reply::Then::kHalfClose;
+      break;
+    case Fault::STALL:
+      reply->then = Reply::Then::kStall;
+      reply->send_only = 0;
+      break;
+    default:
+      break;
+  }
+}
+
 void ScriptedResponder::ApplyFaultLocked(const Rule& rule,
                                          const ReceivedMessage& message,
                                          Reply* reply,
@@ -292,30 +329,10 @@ void ScriptedResponder::ApplyFaultLocked(const Rule& rule,
                     fault.probability(), ", seed ", seed, ")");
     return;
   }
-  reply->delay = DurationFromProto(fault.delay());
-  reply->slice_bytes = fault.slice_bytes();
-  reply->slice_pause = DurationFromProto(fault.slice_pause());
-  reply->bytes_per_second = static_cast<int64_t>(fault.bytes_per_second());
-  if (fault.send_only() > 0) reply->send_only = fault.send_only();
-  reply->then_delay = DurationFromProto(fault.action_delay());
+  ShapeReply(fault, reply);
   switch (fault.action()) {
-    case Fault::CLOSE:
-      reply->then = Reply::Then::kClose;
-      break;
     case Fault::CLOSE_WITHOUT_REPLY:
-      reply->then = Reply::Then::kClose;
-      reply->send_only = 0;
-      *callback = nullptr;
-      break;
-    case Fault::RESET:
-      reply->then = Reply::Then::kReset;
-      break;
-    case Fault::HALF_CLOSE:
-      reply->then = Reply::Then::kHalfClose;
-      break;
     case Fault::STALL:
-      reply->then = Reply::Then::kStall;
-      reply->send_only = 0;
       *callback = nullptr;
       break;
     case Fault::GARBAGE_THEN_CLOSE: {

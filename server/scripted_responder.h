@@ -29,6 +29,11 @@ namespace fake_tcp {
 using ScriptCallback = std::function<std::optional<Reply>(
     const ReceivedMessage& message, const std::vector<std::string>& groups)>;
 
+// Sets `reply`'s delay, slices, rate, partial send and what follows (close,
+// reset, half-close, stall) from `fault`. Its probability and
+// GARBAGE_THEN_CLOSE's bytes are the caller's to draw.
+void ShapeReply(const Fault& fault, Reply* reply);
+
 // A message that matched no rule, with the rule that came nearest and why it
 // missed.
 struct UnmatchedMessage {
@@ -86,6 +91,8 @@ class ScriptedResponder
   // are fixed at ApplyTo) for the messages that follow. Resets the match
   // counts. Returns INVALID_ARGUMENT naming the field, keeping the old script.
   absl::Status Replace(const Script& script) ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns the script in use: the one given to Create() or the last Replace().
+  Script CurrentScript() const ABSL_LOCKS_EXCLUDED(mu_);
   // Registers the C++ code for responses `callback: "<name>"`.
   void SetCallback(const std::string& name, ScriptCallback callback)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -138,6 +145,7 @@ class ScriptedResponder
   // Guards the compiled rules, their counts, the callbacks and the reports.
   mutable absl::Mutex mu_;
   std::unique_ptr<Compiled> compiled_ ABSL_GUARDED_BY(mu_);
+  Script current_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ScriptCallback> callbacks_ ABSL_GUARDED_BY(mu_);
   std::deque<UnmatchedMessage> unmatched_ ABSL_GUARDED_BY(mu_);
 };

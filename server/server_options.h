@@ -106,6 +106,24 @@ struct ServerOptions {
   std::optional<TlsOptions> tls;
 };
 
+// An open connection as the I/O thread sees it (FakeTcpServer::Connections).
+struct ConnectionInfo {
+  uint64_t id = 0;
+  // "127.0.0.1:54321".
+  std::string peer;
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t messages_received = 0;
+  // Reply bytes queued and not yet written.
+  uint64_t pending_output = 0;
+  // EOF read (the connection closes once its output is done).
+  bool peer_closed = false;
+  // The server shut its write side (a fault).
+  bool half_closed = false;
+  // The server sends nothing more on it (a fault).
+  bool stalled = false;
+};
+
 // Whether the listener accepts connections.
 enum class ListenerState {
   // Start() not called yet, or it failed.

@@ -56,13 +56,13 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 }
 
 absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents) {
+                                 const std::string& contents, int mode) {
   // Not the pid: every sandboxed process may see the same small one.
   absl::BitGen gen;
   const std::string tmp =
       absl::StrFormat("%s.tmp.%016x", path, absl::Uniform<uint64_t>(gen));
   const int fd =
-      open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("write ", path, ": create ", tmp, ": ", strerror(errno)));

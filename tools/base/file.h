@@ -24,8 +24,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 // Writes `contents` to `path` atomically: to a new temporary file in the same
 // directory, then rename(), so a reader sees the old file or the whole new one,
 // never half of it. Returns UNAVAILABLE naming the path and the failing step.
+// The file gets `mode` (less the umask): 0600 for a secret.
 absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents);
+                                 const std::string& contents,
+                                 int mode = 0644);
 
 // Returns the contents of `path` once `ready(contents)` is true (a missing file
 // reads as ""), rereading it whenever a file in its directory is created,

@@ -50,6 +50,8 @@ SYSTEM_LIBRARIES = {
     "gmock_main": ["gmock_main"],
     "grpc": ["grpc++"],
     "gtest": ["gtest"],
+    # The control API's HTTP server and client (server/control, client/control_client).
+    "libevent": ["libevent_core", "libevent_extra", "libevent_pthreads"],
     "openssl": ["openssl"],
     "protobuf": ["protobuf"],
     "re2": ["re2"],
@@ -94,6 +96,7 @@ FROM_SOURCE = {
     "gmock_main": ["@com_google_googletest//:gtest_main"],
     "grpc": ["@com_github_grpc_grpc//:grpc++"],
     "gtest": ["@com_google_googletest//:gtest"],
+    "libevent": ["@com_github_libevent_libevent//:libevent"],
     "openssl": ["@boringssl//:ssl"],
     "protobuf": ["@com_google_protobuf//:protobuf"],
     "re2": ["@com_googlesource_code_re2//:re2"],
@@ -180,7 +183,7 @@ def fake_tcp_server_dependencies(libraries = {}, from_source = False):
         system_libs,
         "system_libs",
         libraries = SYSTEM_LIBRARIES,
-        static_executable = ["absl", "absl_flags", "grpc", "openssl", "protobuf", "re2"],
+        static_executable = ["absl", "absl_flags", "grpc", "libevent", "openssl", "protobuf", "re2"],
         # --config=tsan compiles Abseil from its source (instrumented, so ThreadSanitizer
         # sees absl::Mutex); gRPC keeps Debian's libraries.
         source_targets = {

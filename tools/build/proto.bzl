@@ -2,7 +2,7 @@
 
 load("@rules_cc//cc:defs.bzl", "cc_library")
 
-def cc_proto(name, src, import_path, grpc = False, deps = [], **kwargs):
+def cc_proto(name, src, import_path, grpc = False, deps = [], imports = [], **kwargs):
     """Generates `<import_path stem>.pb.{h,cc}` (and `.grpc.pb.*`) and a cc_library `name`.
 
     Args:
@@ -12,6 +12,7 @@ def cc_proto(name, src, import_path, grpc = False, deps = [], **kwargs):
         generated headers are included by the same path with `.pb.h`.
       grpc: also generate gRPC service code with grpc_cpp_plugin.
       deps: cc_proto targets of imported protos.
+      imports: the .proto files `src` imports from this module (labels), read by protoc.
       **kwargs: testonly, visibility, ... for the cc_library.
     """
     pkg = native.package_name()
@@ -42,7 +43,7 @@ def cc_proto(name, src, import_path, grpc = False, deps = [], **kwargs):
         # The well-known types are declared inputs with their own --proto_path: protoc's
         # built-in include path is the host's and is not there on a remote worker. Their
         # import root is the directory above google/protobuf/ of any one of them.
-        srcs = [src, wkt],
+        srcs = [src, wkt] + imports,
         outs = hdrs + srcs,
         tools = tools,
         cmd = " ".join([
