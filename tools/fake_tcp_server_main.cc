@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <cerrno>
 #include <cstdint>
 #include <optional>
@@ -35,6 +36,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "server/control/control_server.h"
 #include "server/event_stream.h"
 #include "server/fake_tcp_server.h"
 #include "server/framing.h"
@@ -155,6 +157,25 @@ ABSL_FLAG(
     "Stream every log entry to this file as it happens (length-delimited "
     "fake_tcp.EventRecord protobufs, server/event_record.proto), complete "
     "at exit; the out-of-process test fixture follows it.");
+ABSL_FLAG(std::string, control_address_file, "",
+          "Serve the control API (HTTP/1.1 + JSON, server/control) and write "
+          "its address file here (atomically, mode 0600): JSON with \"url\" "
+          "and \"token\".");
+ABSL_FLAG(int, control_port, -1,
+          "Serve the control API on this port (0: a free one); implied 0 by "
+          "--control_address_file.");
+ABSL_FLAG(std::string, control_address, "",
+          "Address the control API binds (default: loopback of the "
+          "listener's family).");
+ABSL_FLAG(bool, control_allow_non_loopback, false,
+          "Let --control_address be an address other machines can reach.");
+ABSL_FLAG(int64_t, control_max_body_bytes, 1 << 20,
+          "Control API: a larger request body is refused (413).");
+ABSL_FLAG(int, control_max_connections, 64,
+          "Control API: connections open at once (one more gets 503).");
+ABSL_FLAG(int, control_max_waits, 64,
+          "Control API: waits pending at once (one more gets 429).");
+ABSL_FLAG(int, control_max_page, 1000, "Control API: log entries per page.");
 ABSL_FLAG(bool, quiet, false, "Print only the start line, not every event.");
 ABSL_FLAG(bool, verbose, false, "Print a hex dump of every message.");
 ABSL_FLAG(std::string, transcript, "",
@@ -446,6 +467,48 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return kExitCannotServe;
   }
+  // The control API, once health is up (status names its address).
+  std::unique_ptr<ControlServer> control;
+  const std::string control_file =
+      UserPath(absl::GetFlag(FLAGS_control_address_file));
+  if (!control_file.empty() || absl::GetFlag(FLAGS_control_port) >= 0) {
+    ControlOptions control_options;
+    control_options.address = absl::GetFlag(FLAGS_control_address).empty()
+                                  ? health_options.address
+                                  : absl::GetFlag(FLAGS_control_address);
+    control_options.port = std::max(0, absl::GetFlag(FLAGS_control_port));
+    control_options.allow_non_loopback =
+        absl::GetFlag(FLAGS_control_allow_non_loopback);
+    control_options.max_body_bytes =
+        static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_control_max_body_bytes)));
+    control_options.max_connections =
+        absl::GetFlag(FLAGS_control_max_connections);
+    control_options.max_pending_waits = absl::GetFlag(FLAGS_control_max_waits);
+    control_options.service.max_page =
+        static_cast<uint32_t>(std::max(1, absl::GetFlag(FLAGS_control_max_page)));
+    control_options.service.health_address = health.address();
+    control_options.service.script = scripted;
+    control_options.service.shutdown = [] { kill(getpid(), SIGTERM); };
+    control_options.service.write_transcript =
+        [path = UserPath(absl::GetFlag(FLAGS_transcript))](
+            const std::string& text) -> absl::StatusOr<std::string> {
+      if (path.empty()) return std::string();
+      if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) return s;
+      return path;
+    };
+    control = std::make_unique<ControlServer>(&server, control_options);
+    if (absl::Status s = control->Start(); !s.ok()) {
+      fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
+      return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
+    }
+    if (!control_file.empty()) {
+      if (absl::Status s = control->WriteAddressFile(control_file); !s.ok()) {
+        fprintf(stderr, "fake_tcp_server: --control_address_file: %s\n",
+                std::string(s.message()).c_str());
+        return kExitCannotServe;
+      }
+    }
+  }
   std::string replies = options->tls.has_value() ? "TLS, " : "";
   if (options->proxy.has_value()) {
     replies += absl::StrCat("proxy to ", options->proxy->upstream);
@@ -464,6 +527,9 @@ int Main(int argc, char** argv) {
       server.address().c_str(), options->framing.ToString().c_str(),
       replies.c_str(), health.address().c_str(),
       health_options.service.c_str());
+  if (control != nullptr) {
+    printf("fake_tcp_server: control API on %s\n", control->url().c_str());
+  }
   fflush(stdout);
 
   // Follows the log only when someone reads what it writes.
@@ -492,6 +558,8 @@ int Main(int argc, char** argv) {
   // within StdoutWriter::kDrainTimeout is not printed.
   out.StartDraining();
   server.Stop();
+  // Pending waits have answered "the server stopped" meanwhile.
+  if (control != nullptr) control->Stop();
   if (follower.joinable()) follower.join();  // every event printed and streamed
   int status = 0;
   const std::string transcript = UserPath(absl::GetFlag(FLAGS_transcript));
