@@ -39,8 +39,9 @@ ABSL_FLAG(absl::Duration, address_timeout, absl::Seconds(30),
           "How long to wait for the address file to appear (a fake just "
           "launched writes it once its control API listens).");
 ABSL_FLAG(bool, json, false, "Print the API's JSON answer as it is.");
-ABSL_FLAG(bool, follow, false, "log: keep printing new entries until the "
-                               "fake stops.");
+ABSL_FLAG(bool, follow, false,
+          "log: keep printing new entries until the "
+          "fake stops.");
 ABSL_FLAG(uint64_t, messages, 0, "wait: for this many messages.");
 ABSL_FLAG(std::string, matching, "",
           "wait: for a message that starts with this (C escapes allowed).");
@@ -90,7 +91,8 @@ absl::StatusOr<std::string> Data(const std::vector<std::string>& args) {
     if (c != ' ') compact += c;
   }
   if (compact.size() % 2 != 0 ||
-      compact.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      compact.find_first_not_of("0123456789abcdefABCDEF") !=
+          std::string::npos) {
     return absl::InvalidArgumentError("--hex: DATA is not hex bytes");
   }
   return absl::HexStringToBytes(compact);
@@ -112,11 +114,11 @@ void PrintEntries(const control::LogPage& page) {
 
 int Run(const std::vector<std::string>& args) {
   const std::string path = UserPath(absl::GetFlag(FLAGS_control_address_file));
-  absl::Status ready = path.empty()
-                           ? absl::InvalidArgumentError("not given")
-                           : WaitForAddressFile(
-                                 path, absl::GetFlag(FLAGS_address_timeout))
-                                 .status();
+  absl::Status ready =
+      path.empty()
+          ? absl::InvalidArgumentError("not given")
+          : WaitForAddressFile(path, absl::GetFlag(FLAGS_address_timeout))
+                .status();
   absl::StatusOr<control::AddressFile> address =
       ready.ok() ? ReadControlAddressFile(path)
                  : absl::StatusOr<control::AddressFile>(ready);
@@ -132,8 +134,9 @@ int Run(const std::vector<std::string>& args) {
   auto call = [&](const char* method, const std::string& path,
                   const google::protobuf::Message* request,
                   google::protobuf::Message* answer) -> absl::Status {
-    absl::Status s = client.Call(method, path, request, answer,
-                                 absl::GetFlag(FLAGS_timeout) + absl::Seconds(30));
+    absl::Status s =
+        client.Call(method, path, request, answer,
+                    absl::GetFlag(FLAGS_timeout) + absl::Seconds(30));
     if (s.ok() && json && answer != nullptr) {
       printf("%s", ControlJson(*answer).c_str());
     }
@@ -145,17 +148,18 @@ int Run(const std::vector<std::string>& args) {
     control::Status status;
     s = call("GET", "/v1/status", nullptr, &status);
     if (s.ok() && !json) {
-      printf("listener %s on %s (health %s); %d open connections; %llu "
-             "messages received, %llu sent%s\n",
-             status.listener().c_str(), status.address().c_str(),
-             status.health_address().c_str(), status.connections_size(),
-             static_cast<unsigned long long>(status.log().received()),
-             static_cast<unsigned long long>(status.log().sent()),
-             status.unused_rules().empty()
-                 ? ""
-                 : absl::StrCat("; rules never matched: ",
-                                absl::StrJoin(status.unused_rules(), ", "))
-                       .c_str());
+      printf(
+          "listener %s on %s (health %s); %d open connections; %llu "
+          "messages received, %llu sent%s\n",
+          status.listener().c_str(), status.address().c_str(),
+          status.health_address().c_str(), status.connections_size(),
+          static_cast<unsigned long long>(status.log().received()),
+          static_cast<unsigned long long>(status.log().sent()),
+          status.unused_rules().empty()
+              ? ""
+              : absl::StrCat("; rules never matched: ",
+                             absl::StrJoin(status.unused_rules(), ", "))
+                    .c_str());
       for (const control::Connection& c : status.connections()) {
         printf("  conn %llu %s %s: %llu bytes in, %llu out\n",
                static_cast<unsigned long long>(c.id()), c.peer().c_str(),
@@ -192,7 +196,8 @@ int Run(const std::vector<std::string>& args) {
       absl::CUnescape(absl::GetFlag(FLAGS_matching), &prefix);
       request.mutable_matching()->set_prefix(prefix);
     } else if (!absl::GetFlag(FLAGS_matching_regex).empty()) {
-      request.mutable_matching()->set_regex(absl::GetFlag(FLAGS_matching_regex));
+      request.mutable_matching()->set_regex(
+          absl::GetFlag(FLAGS_matching_regex));
     } else if (absl::GetFlag(FLAGS_connections) > 0) {
       request.set_connections(absl::GetFlag(FLAGS_connections));
     } else if (absl::GetFlag(FLAGS_closed)) {
@@ -203,17 +208,20 @@ int Run(const std::vector<std::string>& args) {
           "--connections or --closed"));
     }
     request.set_connection(absl::GetFlag(FLAGS_connection));
-    const int64_t nanos = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_timeout));
+    const int64_t nanos =
+        absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_timeout));
     request.mutable_timeout()->set_seconds(nanos / 1000000000);
-    request.mutable_timeout()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+    request.mutable_timeout()->set_nanos(
+        static_cast<int32_t>(nanos % 1000000000));
     control::WaitResult result;
     s = call("POST", "/v1/wait", &request, &result);
     if (s.ok()) {
       if (!json) {
-        printf("%s %s after %s\n",
-               result.satisfied() ? "got" : "timed out waiting for",
-               result.waited_for().c_str(),
-               absl::FormatDuration(DurationFromProto(result.waited())).c_str());
+        printf(
+            "%s %s after %s\n",
+            result.satisfied() ? "got" : "timed out waiting for",
+            result.waited_for().c_str(),
+            absl::FormatDuration(DurationFromProto(result.waited())).c_str());
         if (!result.satisfied()) {
           control::LogPage seen;
           *seen.mutable_entries() = result.last_entries();
@@ -286,8 +294,8 @@ int Run(const std::vector<std::string>& args) {
         absl::StrCat("unknown command \"", command, "\" (see --help)")));
   }
   if (!s.ok()) return Fail(s);
-  if (!json && (command == "send" || command == "broadcast" ||
-                command == "drop")) {
+  if (!json &&
+      (command == "send" || command == "broadcast" || command == "drop")) {
     printf("%u connections\n", action.connections());
   }
   return 0;

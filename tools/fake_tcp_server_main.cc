@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -479,13 +479,13 @@ int Main(int argc, char** argv) {
     control_options.port = std::max(0, absl::GetFlag(FLAGS_control_port));
     control_options.allow_non_loopback =
         absl::GetFlag(FLAGS_control_allow_non_loopback);
-    control_options.max_body_bytes =
-        static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_control_max_body_bytes)));
+    control_options.max_body_bytes = static_cast<size_t>(
+        std::max<int64_t>(0, absl::GetFlag(FLAGS_control_max_body_bytes)));
     control_options.max_connections =
         absl::GetFlag(FLAGS_control_max_connections);
     control_options.max_pending_waits = absl::GetFlag(FLAGS_control_max_waits);
-    control_options.service.max_page =
-        static_cast<uint32_t>(std::max(1, absl::GetFlag(FLAGS_control_max_page)));
+    control_options.service.max_page = static_cast<uint32_t>(
+        std::max(1, absl::GetFlag(FLAGS_control_max_page)));
     control_options.service.health_address = health.address();
     control_options.service.script = scripted;
     control_options.service.shutdown = [] { kill(getpid(), SIGTERM); };
@@ -498,7 +498,8 @@ int Main(int argc, char** argv) {
     };
     control = std::make_unique<ControlServer>(&server, control_options);
     if (absl::Status s = control->Start(); !s.ok()) {
-      fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
+      fprintf(stderr, "fake_tcp_server: %s\n",
+              std::string(s.message()).c_str());
       return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
     }
     if (!control_file.empty()) {

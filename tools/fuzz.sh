@@ -15,9 +15,9 @@ tools/bazel build --config=fuzz //server/fuzz:all >"${work}/build.log" 2>&1 ||
   { cat "${work}/build.log"; exit 2; }
 bin="$(tools/bazel info --config=fuzz bazel-bin 2>/dev/null)"
 status=0
-for name in framing script event_stream; do
+for name in framing script event_stream control_request; do
   mkdir -p "${work}/${name}/corpus" "${work}/${name}/findings"
-  cp server/fuzz/corpus/"${name}"/* "${work}/${name}/corpus/"
+  cp server/fuzz/corpus/"${name%_request}"/* "${work}/${name}/corpus/"
   if "${bin}/server/fuzz/${name}_fuzzer" -max_total_time="${seconds}" -print_final_stats=1 \
     -artifact_prefix="${work}/${name}/findings/" "${work}/${name}/corpus" \
     >"${work}/${name}/log" 2>&1; then

@@ -60,9 +60,9 @@ absl::StatusOr<control::AddressFile> ReadControlAddressFile(
   if (!google::protobuf::util::JsonStringToMessage(*text, &address, options)
            .ok() ||
       address.url().empty() || address.token().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "control address file ", path,
-        " is not JSON with a \"url\" and a \"token\": ", *text));
+    return absl::InvalidArgumentError(
+        absl::StrCat("control address file ", path,
+                     " is not JSON with a \"url\" and a \"token\": ", *text));
   }
   return address;
 }
@@ -107,8 +107,7 @@ absl::StatusOr<ControlAnswer> ControlClient::Raw(absl::string_view method,
   const std::string auth = absl::StrCat("Bearer ", address_.token());
   evhttp_add_header(headers, "Authorization", auth.c_str());
   evhttp_add_header(headers, "Content-Type", "application/json");
-  evbuffer_add(evhttp_request_get_output_buffer(req), body.data(),
-               body.size());
+  evbuffer_add(evhttp_request_get_output_buffer(req), body.data(), body.size());
   evhttp_cmd_type type = EVHTTP_REQ_GET;
   if (method == "POST") {
     type = EVHTTP_REQ_POST;
@@ -124,10 +123,10 @@ absl::StatusOr<ControlAnswer> ControlClient::Raw(absl::string_view method,
   }
   event_base_dispatch(base_);
   if (!exchange.answered) {
-    return absl::UnavailableError(absl::StrCat(
-        where, ": ", method, " ", path,
-        ": no answer (is the fake running? within ",
-        absl::FormatDuration(timeout), ")"));
+    return absl::UnavailableError(
+        absl::StrCat(where, ": ", method, " ", path,
+                     ": no answer (is the fake running? within ",
+                     absl::FormatDuration(timeout), ")"));
   }
   return std::move(exchange.answer);
 }
@@ -136,7 +135,8 @@ absl::Status StatusFromAnswer(const ControlAnswer& answer) {
   control::Error error;
   absl::StatusCode code = absl::StatusCode::kUnknown;
   if (ParseControlJson(answer.body, "error", &error).ok() &&
-      StatusCodeFromName(error.code(), &code) && code != absl::StatusCode::kOk) {
+      StatusCodeFromName(error.code(), &code) &&
+      code != absl::StatusCode::kOk) {
     return absl::Status(code, error.message());
   }
   return absl::UnknownError(
@@ -157,10 +157,9 @@ absl::Status ControlClient::Call(absl::string_view method,
   options.ignore_unknown_fields = true;
   if (!google::protobuf::util::JsonStringToMessage(got->body, answer, options)
            .ok()) {
-    return absl::InternalError(absl::StrCat(method, " ", path,
-                                            ": an answer that is not a ",
-                                            answer->GetTypeName(), ": ",
-                                            got->body));
+    return absl::InternalError(
+        absl::StrCat(method, " ", path, ": an answer that is not a ",
+                     answer->GetTypeName(), ": ", got->body));
   }
   return absl::OkStatus();
 }

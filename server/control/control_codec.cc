@@ -25,8 +25,8 @@ std::string Unescape(absl::string_view s) {
       if (c >= 'A' && c <= 'F') return c - 'A' + 10;
       return -1;
     };
-    if (s[i] == '%' && i + 2 < s.size() &&
-        (hi = hex(s[i + 1])) >= 0 && (lo = hex(s[i + 2])) >= 0) {
+    if (s[i] == '%' && i + 2 < s.size() && (hi = hex(s[i + 1])) >= 0 &&
+        (lo = hex(s[i + 2])) >= 0) {
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else {
@@ -46,9 +46,10 @@ absl::Status ParseControlJson(absl::string_view body, absl::string_view op,
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  const google::protobuf::util::Status s = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(body.data(), body.size()), message,
-      options);
+  const google::protobuf::util::Status s =
+      google::protobuf::util::JsonStringToMessage(
+          google::protobuf::StringPiece(body.data(), body.size()), message,
+          options);
   if (!s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(op, ": the body is not a ", message->GetTypeName(),
@@ -131,7 +132,8 @@ absl::StatusOr<control::LogQuery> LogQueryFromParameters(
     } else if (name == "direction") {
       q.set_direction(value);
     } else if (name == "kind") {
-      for (absl::string_view kind : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+      for (absl::string_view kind :
+           absl::StrSplit(value, ',', absl::SkipEmpty())) {
         q.add_kinds(std::string(kind));
       }
     } else if (name == "wait") {
@@ -144,9 +146,9 @@ absl::StatusOr<control::LogQuery> LogQueryFromParameters(
       q.mutable_wait()->set_seconds(nanos / 1000000000);
       q.mutable_wait()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "GET /v1/log: unknown parameter \"", name,
-          "\" (after, limit, connection, direction, kind, wait)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("GET /v1/log: unknown parameter \"", name,
+                       "\" (after, limit, connection, direction, kind, wait)"));
     }
   }
   return q;

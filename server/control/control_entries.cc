@@ -6,9 +6,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "google/protobuf/stubs/common.h"
 #include "server/event_record.pb.h"
 #include "server/event_stream.h"
-#include "google/protobuf/stubs/common.h"
 
 namespace fake_tcp {
 namespace {
@@ -32,8 +32,8 @@ void ToEntry(const Event& event, absl::Time origin, control::Entry* entry) {
   entry->set_kind(EntryKindName(event.type));
   entry->set_connection(event.connection_id);
   entry->set_peer(event.peer);
-  entry->set_time(absl::FormatTime(absl::RFC3339_full, event.time,
-                                   absl::UTCTimeZone()));
+  entry->set_time(
+      absl::FormatTime(absl::RFC3339_full, event.time, absl::UTCTimeZone()));
   entry->set_offset_seconds(absl::ToDoubleSeconds(event.time - origin));
   entry->set_bytes(event.bytes);
   if (IsUtf8(event.bytes)) entry->set_text(event.bytes);
@@ -48,9 +48,8 @@ absl::StatusOr<EntryFilter> EntryFilter::From(const control::LogQuery& query) {
   } else if (query.direction() == "sent") {
     filter.types_.insert(static_cast<int>(EventType::kSent));
   } else if (!query.direction().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("log: direction \"", query.direction(),
-                     "\" is not received or sent"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log: direction \"", query.direction(), "\" is not received or sent"));
   }
   absl::flat_hash_set<int> kinds;
   for (const std::string& kind : query.kinds()) {

@@ -91,8 +91,7 @@ absl::StatusOr<std::string> json(const absl::StatusOr<T>& answer) {
 
 // Prefixes `status`'s message with the request ("POST /v1/wait: ...").
 absl::Status Named(const std::string& op, const absl::Status& status) {
-  return absl::Status(status.code(),
-                      absl::StrCat(op, ": ", status.message()));
+  return absl::Status(status.code(), absl::StrCat(op, ": ", status.message()));
 }
 
 }  // namespace
@@ -124,10 +123,10 @@ absl::Status ControlServer::Start() {
     return absl::FailedPreconditionError("control API: Start called twice");
   }
   if (!options_.allow_non_loopback && !IsLoopback(options_.address)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "control API: ", options_.address,
-        " is not loopback; binding it needs allow_non_loopback "
-        "(--control_allow_non_loopback)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("control API: ", options_.address,
+                     " is not loopback; binding it needs allow_non_loopback "
+                     "(--control_allow_non_loopback)"));
   }
   if (options_.max_connections < 1 || options_.max_pending_waits < 1 ||
       options_.max_body_bytes < 1) {
@@ -161,8 +160,8 @@ absl::Status ControlServer::Start() {
     return absl::InternalError("control API: evhttp did not take the socket");
   }
   listener->fd.release();  // evhttp closes it
-  waits_done_ = event_new(base_, -1, EV_PERSIST, &ControlServer::OnWaitsDone,
-                          this);
+  waits_done_ =
+      event_new(base_, -1, EV_PERSIST, &ControlServer::OnWaitsDone, this);
   event_add(waits_done_, nullptr);
   stop_ = event_new(
       base_, -1, 0,
@@ -264,8 +263,7 @@ void ControlServer::OnPeerGone(int, short, void* arg) {
 
 void ControlServer::StartWait(
     evhttp_request* req, std::string op,
-    std::function<absl::StatusOr<std::string>(const std::atomic<bool>*)>
-        work) {
+    std::function<absl::StatusOr<std::string>(const std::atomic<bool>*)> work) {
   auto wait = std::make_unique<Wait>();
   wait->server = this;
   wait->req = req;
@@ -327,10 +325,10 @@ void ControlServer::Handle(evhttp_request* req) {
     if (connections_.size() >= static_cast<size_t>(options_.max_connections)) {
       evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
                         "close");
-      AnswerStatus(req, absl::UnavailableError(absl::StrCat(
-                            "control API: ", connections_.size(),
-                            " connections open already "
-                            "(--control_max_connections)")));
+      AnswerStatus(req, absl::UnavailableError(
+                            absl::StrCat("control API: ", connections_.size(),
+                                         " connections open already "
+                                         "(--control_max_connections)")));
       return;
     }
     connections_.insert(conn);
@@ -352,18 +350,18 @@ void ControlServer::Handle(evhttp_request* req) {
       !SameToken(presented, token_)) {
     evhttp_add_header(evhttp_request_get_output_headers(req),
                       "WWW-Authenticate", "Bearer");
-    AnswerStatus(req, absl::UnauthenticatedError(absl::StrCat(
-                          op, ": ",
-                          auth == nullptr ? "no Authorization header"
-                                          : "wrong token",
-                          " (Authorization: Bearer <token from the control "
-                          "address file>)")));
+    AnswerStatus(
+        req, absl::UnauthenticatedError(absl::StrCat(
+                 op, ": ",
+                 auth == nullptr ? "no Authorization header" : "wrong token",
+                 " (Authorization: Bearer <token from the control "
+                 "address file>)")));
     return;
   }
   evbuffer* in = evhttp_request_get_input_buffer(req);
   const size_t size = evbuffer_get_length(in);
-  const std::string body(
-      reinterpret_cast<const char*>(evbuffer_pullup(in, -1)), size);
+  const std::string body(reinterpret_cast<const char*>(evbuffer_pullup(in, -1)),
+                         size);
 
   auto reply = [&](const absl::StatusOr<std::string>& answer) {
     if (answer.ok()) {
@@ -422,8 +420,9 @@ void ControlServer::Handle(evhttp_request* req) {
         (verb != "send" && verb != "close")) {
       return AnswerStatus(
           req, absl::NotFoundError(absl::StrCat(
-                   op, ": no such path (POST /v1/connections/{id}/send or "
-                       "/close, id from 1)")));
+                   op,
+                   ": no such path (POST /v1/connections/{id}/send or "
+                   "/close, id from 1)")));
     }
     if (verb == "send") {
       control::SendRequest request;
@@ -461,8 +460,9 @@ void ControlServer::Handle(evhttp_request* req) {
     Answer(req, 200, "{}\n");
   } else {
     AnswerStatus(req, absl::NotFoundError(absl::StrCat(
-                          op, ": no such path (see GET /v1/status; the "
-                              "paths are in server/control/README.md)")));
+                          op,
+                          ": no such path (see GET /v1/status; the "
+                          "paths are in server/control/README.md)")));
   }
 }
 

@@ -58,7 +58,8 @@ struct ControlOptions {
 //
 //   fake_tcp::ControlServer control(&server);
 //   ASSERT_TRUE(control.Start().ok());
-//   // curl -H "Authorization: Bearer $(token)" http://<control.address()>/v1/status
+//   // curl -H "Authorization: Bearer $(token)"
+//   http://<control.address()>/v1/status
 class ControlServer {
  public:
   // `server` is not owned and must outlive this object.

@@ -55,7 +55,8 @@ class ControlServerTest : public ::testing::Test {
   }
 
   TcpClient Connect() {
-    absl::StatusOr<TcpClient> c = TcpClient::Connect(server_->address(), kTimeout);
+    absl::StatusOr<TcpClient> c =
+        TcpClient::Connect(server_->address(), kTimeout);
     EXPECT_TRUE(c.ok()) << c.status();
     return *std::move(c);
   }
@@ -156,8 +157,8 @@ TEST_F(ControlServerTest, BodyTooLargeIs413) {
   ControlOptions options;
   options.max_body_bytes = 1024;
   Start(options);
-  const std::string big = absl::StrCat("{\"text\": \"", std::string(4096, 'x'),
-                                       "\"}");
+  const std::string big =
+      absl::StrCat("{\"text\": \"", std::string(4096, 'x'), "\"}");
   EXPECT_EQ(Raw("POST", "/v1/broadcast", big).code, 413);
 }
 
@@ -295,15 +296,16 @@ TEST_F(ControlServerTest, PauseResumeAndStopAccepting) {
 TEST_F(ControlServerTest, ScriptReplyAndClearChangeAnswersWhileRunning) {
   TcpClient c = Connect();
   Exchange(c, "before");
-  ControlAnswer a = Raw(
-      "PUT", "/v1/script",
-      R"({"script": {"rules": [{"name": "get", "when": {"prefix": "R0VU"},)"
-      R"( "responses": [{"bytes": "VkFMVUUK"}]}]}})");
+  ControlAnswer a =
+      Raw("PUT", "/v1/script",
+          R"({"script": {"rules": [{"name": "get", "when": {"prefix": "R0VU"},)"
+          R"( "responses": [{"bytes": "VkFMVUUK"}]}]}})");
   ASSERT_EQ(a.code, 200) << a.body;
   ASSERT_TRUE(c.SendAll("GET k", kTimeout).ok());
   EXPECT_EQ(*c.ReceiveExactly(6, kTimeout), "VALUE\n");
-  a = Raw("POST", "/v1/script/rules",
-          R"({"script": {"rules": [{"name": "set", "when": {"prefix": "U0VU"}}]}})");
+  a = Raw(
+      "POST", "/v1/script/rules",
+      R"({"script": {"rules": [{"name": "set", "when": {"prefix": "U0VU"}}]}})");
   ASSERT_EQ(a.code, 200) << a.body;
   // A new script (appended to or not) counts matches afresh.
   ASSERT_TRUE(c.SendAll("GET k", kTimeout).ok());
@@ -331,10 +333,9 @@ TEST_F(ControlServerTest, LogPagesFollowWithACursorAndFilters) {
   TcpClient c = Connect();
   for (int i = 0; i < 5; ++i) Exchange(c, absl::StrCat("m", i));
   control::LogPage page;
-  ASSERT_TRUE(client_
-                  ->Call("GET", "/v1/log?direction=received&limit=3", nullptr,
-                         &page)
-                  .ok());
+  ASSERT_TRUE(
+      client_->Call("GET", "/v1/log?direction=received&limit=3", nullptr, &page)
+          .ok());
   ASSERT_EQ(page.entries_size(), 3);
   EXPECT_TRUE(page.more());
   EXPECT_EQ(page.entries(0).text(), "m0");
@@ -358,12 +359,13 @@ TEST_F(ControlServerTest, LogPagesFollowWithACursorAndFilters) {
   control::LogPage later;
   std::thread reader([&] {
     ControlClient client(Address());
-    EXPECT_TRUE(client
-                    .Call("GET",
-                          absl::StrCat("/v1/log?wait=30s&direction=received&after=",
-                                       next.next_after()),
-                          nullptr, &later)
-                    .ok());
+    EXPECT_TRUE(
+        client
+            .Call("GET",
+                  absl::StrCat("/v1/log?wait=30s&direction=received&after=",
+                               next.next_after()),
+                  nullptr, &later)
+            .ok());
   });
   Exchange(c, "late");
   reader.join();

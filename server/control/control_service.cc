@@ -38,8 +38,9 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
 // The index of the first kept event with a sequence of at least `sequence`.
 size_t FirstFrom(const std::deque<Event>& events, uint64_t sequence) {
   return static_cast<size_t>(
-      std::lower_bound(events.begin(), events.end(), sequence,
-                       [](const Event& e, uint64_t s) { return e.sequence < s; }) -
+      std::lower_bound(
+          events.begin(), events.end(), sequence,
+          [](const Event& e, uint64_t s) { return e.sequence < s; }) -
       events.begin());
 }
 
@@ -72,12 +73,11 @@ bool Holds(const control::WaitRequest& request, const MessageLog::View& view,
     const Event& event = view.events[i];
     *next = event.sequence + 1;
     if (connection != 0 && event.connection_id != connection) continue;
-    const bool hit =
-        closed ? IsCloseEvent(event.type)
-               : event.type == EventType::kReceived &&
-                     (!matcher.has_value() ||
-                      matcher->Matches(event.bytes, nullptr)) &&
-                     ++*seen_messages >= wanted;
+    const bool hit = closed ? IsCloseEvent(event.type)
+                            : event.type == EventType::kReceived &&
+                                  (!matcher.has_value() ||
+                                   matcher->Matches(event.bytes, nullptr)) &&
+                                  ++*seen_messages >= wanted;
     if (hit) {
       *found = event;
       return true;
@@ -164,9 +164,9 @@ absl::StatusOr<control::LogPage> ControlService::ReadLog(
     const control::LogQuery& query) {
   absl::StatusOr<EntryFilter> filter = EntryFilter::From(query);
   if (!filter.ok()) return filter.status();
-  const uint32_t limit =
-      query.limit() == 0 ? options_.max_page
-                         : std::min(query.limit(), options_.max_page);
+  const uint32_t limit = query.limit() == 0
+                             ? options_.max_page
+                             : std::min(query.limit(), options_.max_page);
   const MessageLog& log = server_.log();
   const absl::Time origin = log.origin();
   control::LogPage page;
@@ -206,9 +206,8 @@ absl::StatusOr<control::WaitResult> ControlService::Wait(
   absl::Duration timeout =
       request.has_timeout() ? FromProto(request.timeout()) : kDefaultWait;
   if (timeout < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("wait: a negative timeout (",
-                     absl::FormatDuration(timeout), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "wait: a negative timeout (", absl::FormatDuration(timeout), ")"));
   }
   timeout = std::min(timeout, options_.max_wait);
   std::optional<CompiledMatcher> matcher;
@@ -221,8 +220,7 @@ absl::StatusOr<control::WaitResult> ControlService::Wait(
     case control::WaitRequest::kMatching:
       if (absl::Status s = ValidateMatcher(request.matching(), "matching");
           !s.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("wait: ", s.message()));
+        return absl::InvalidArgumentError(absl::StrCat("wait: ", s.message()));
       }
       matcher.emplace(CompiledMatcher::From(request.matching()));
       what = absl::StrCat("a message that ", matcher->Describe(),
@@ -389,8 +387,8 @@ absl::Status ControlService::SetScript(const control::ScriptRequest& request,
   }
   if (script_ != nullptr) {
     absl::Status s = script_->Replace(script);
-    if (!s.ok()) return absl::InvalidArgumentError(
-        absl::StrCat("script: ", s.message()));
+    if (!s.ok())
+      return absl::InvalidArgumentError(absl::StrCat("script: ", s.message()));
     return absl::OkStatus();
   }
   absl::StatusOr<std::shared_ptr<ScriptedResponder>> made =
@@ -413,8 +411,7 @@ absl::Status ControlService::SetReply(const control::ReplyRequest& request) {
   } else if (request.kind_case() == control::ReplyRequest::kText) {
     shape.set_text(request.text());
   } else if (request.kind_case() != control::ReplyRequest::kNone) {
-    return absl::InvalidArgumentError(
-        "reply: set one of data, text, none");
+    return absl::InvalidArgumentError("reply: set one of data, text, none");
   }
   *shape.mutable_fault() = request.fault();
   absl::StatusOr<Reply> reply = MakeReply("reply", shape);

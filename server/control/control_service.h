@@ -70,7 +70,8 @@ class ControlService {
 
   absl::StatusOr<control::ActionResult> Send(uint64_t connection,
                                              const control::SendRequest& r);
-  absl::StatusOr<control::ActionResult> Broadcast(const control::SendRequest& r);
+  absl::StatusOr<control::ActionResult> Broadcast(
+      const control::SendRequest& r);
   // Closes one connection (0: every open one).
   absl::StatusOr<control::ActionResult> Close(uint64_t connection,
                                               const control::CloseRequest& r);

@@ -26,8 +26,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 // never half of it. Returns UNAVAILABLE naming the path and the failing step.
 // The file gets `mode` (less the umask): 0600 for a secret.
 absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents,
-                                 int mode = 0644);
+                                 const std::string& contents, int mode = 0644);
 
 // Returns the contents of `path` once `ready(contents)` is true (a missing file
 // reads as ""), rereading it whenever a file in its directory is created,
