@@ -392,6 +392,10 @@ absl::Status MessageLog::WaitForConnectionClosed(uint64_t connection_id,
       timeout, absl::StrCat("connection ", connection_id, " to close"));
 }
 
+size_t MessageLog::View::IndexOf(uint64_t sequence) const {
+  return FirstFrom(events, sequence);
+}
+
 bool MessageLog::Await(const std::function<bool(const View&)>& ready,
                        absl::Duration timeout) const {
   struct Ready {

@@ -198,6 +198,9 @@ class MessageLog {
     // dropped entries.
     const std::deque<Event>& events;
     bool finished;
+    // Returns the index in `events` of the first entry whose sequence is
+    // `sequence` or more (events.size() if none).
+    size_t IndexOf(uint64_t sequence) const;
   };
   // Returns true once `ready(view)` does, checking it now, after every change
   // of the log and after every WakeWaiters(); false after `timeout` (a negative

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/control/control.pb.h"
 #include "server/control/control_client.h"
 #include "server/control/control_codec.h"
@@ -208,11 +209,9 @@ int Run(const std::vector<std::string>& args) {
           "--connections or --closed"));
     }
     request.set_connection(absl::GetFlag(FLAGS_connection));
-    const int64_t nanos =
-        absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_timeout));
-    request.mutable_timeout()->set_seconds(nanos / 1000000000);
-    request.mutable_timeout()->set_nanos(
-        static_cast<int32_t>(nanos % 1000000000));
+    *request.mutable_timeout() =
+        google::protobuf::util::TimeUtil::NanosecondsToDuration(
+            absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_timeout)));
     control::WaitResult result;
     s = call("POST", "/v1/wait", &request, &result);
     if (s.ok()) {

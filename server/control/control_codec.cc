@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace fake_tcp {
 namespace {
@@ -142,9 +143,9 @@ absl::StatusOr<control::LogQuery> LogQueryFromParameters(
         return absl::InvalidArgumentError(absl::StrCat(
             "GET /v1/log: wait=", value, " is not a duration (e.g. 5s)"));
       }
-      const int64_t nanos = absl::ToInt64Nanoseconds(wait);
-      q.mutable_wait()->set_seconds(nanos / 1000000000);
-      q.mutable_wait()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+      *q.mutable_wait() =
+          google::protobuf::util::TimeUtil::NanosecondsToDuration(
+              absl::ToInt64Nanoseconds(wait));
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("GET /v1/log: unknown parameter \"", name,

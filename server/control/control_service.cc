@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/control/control_entries.h"
 #include "server/script_matcher.h"
 
@@ -30,18 +31,8 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
 }
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(nanos / 1000000000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-}
-
-// The index of the first kept event with a sequence of at least `sequence`.
-size_t FirstFrom(const std::deque<Event>& events, uint64_t sequence) {
-  return static_cast<size_t>(
-      std::lower_bound(
-          events.begin(), events.end(), sequence,
-          [](const Event& e, uint64_t s) { return e.sequence < s; }) -
-      events.begin());
+  *out = google::protobuf::util::TimeUtil::NanosecondsToDuration(
+      absl::ToInt64Nanoseconds(d));
 }
 
 std::string OnConnection(uint64_t connection) {
@@ -69,7 +60,7 @@ bool Holds(const control::WaitRequest& request, const MessageLog::View& view,
   }
   const bool closed = request.condition_case() == control::WaitRequest::kClosed;
   const uint64_t wanted = std::max<uint64_t>(request.messages(), 1);
-  for (size_t i = FirstFrom(view.events, *next); i < view.events.size(); ++i) {
+  for (size_t i = view.IndexOf(*next); i < view.events.size(); ++i) {
     const Event& event = view.events[i];
     *next = event.sequence + 1;
     if (connection != 0 && event.connection_id != connection) continue;
@@ -176,7 +167,7 @@ absl::StatusOr<control::LogPage> ControlService::ReadLog(
       [&](const MessageLog::View& view) {
         page.Clear();
         page.set_next_after(query.after());
-        const size_t first = FirstFrom(view.events, query.after() + 1);
+        const size_t first = view.IndexOf(query.after() + 1);
         if (first < view.events.size() &&
             view.events[first].sequence > query.after() + 1) {
           page.set_dropped(view.events[first].sequence - query.after() - 1);
