@@ -51,6 +51,7 @@
 #include "tools/base/net.h"
 #include "tools/base/unique_fd.h"
 #include "tools/bench/bare_server.h"
+#include "tools/bench/control_bench.h"
 #include "tools/bench/load.h"
 #include "tools/bench/measure.h"
 #include "tools/flags.h"
@@ -70,7 +71,8 @@ ABSL_FLAG(int64_t, memory_messages, 1000000,
           "Messages to log before the \"after\" memory figures "
           "(0..10000000; 0 leaves the memory table out).");
 ABSL_FLAG(std::vector<std::string>, sections,
-          std::vector<std::string>({"readiness", "fixture", "load", "memory"}),
+          std::vector<std::string>({"readiness", "fixture", "load", "memory",
+                                    "control"}),
           "Which tables to print.");
 
 // The compilation mode and the link, from BUILD.
@@ -448,9 +450,11 @@ int Main(int argc, char** argv) {
   }
   const std::vector<std::string> sections = absl::GetFlag(FLAGS_sections);
   for (const std::string& s : sections) {
-    if (s != "readiness" && s != "fixture" && s != "load" && s != "memory") {
-      problems.push_back(absl::StrCat(
-          "--sections: \"", s, "\": readiness, fixture, load or memory"));
+    if (s != "readiness" && s != "fixture" && s != "load" && s != "memory" &&
+        s != "control") {
+      problems.push_back(
+          absl::StrCat("--sections: \"", s,
+                       "\": readiness, fixture, load, memory or control"));
     }
   }
   if (!problems.empty()) {
@@ -510,6 +514,7 @@ absl::Status Run(const std::vector<std::string>& sections,
   if (wanted("memory") && messages > 0) {
     BENCH_RETURN_IF_ERROR(Memory(programs, messages));
   }
+  if (wanted("control")) BENCH_RETURN_IF_ERROR(ControlTable(launches * 20));
   return absl::OkStatus();
 }
 

@@ -11,7 +11,8 @@ for figure in "## Readiness (3 launches each)" \
   "## Fixture overhead" "| in process | " "| out of process | " \
   "| oneshot | 1 | " "| oneshot | 4 | " "| persistent | 1 | " "| persistent | 4 | " \
   "| idle, SERVING | " "| after 20000 messages (fake: 20000, bare: 20000; 0 errors) | " \
-  "| after the log is cleared (MessageLog::Clear()) | " "20000 messages received, 0 entries dropped"; do
+  "| after the log is cleared (MessageLog::Clear()) | " "20000 messages received, 0 entries dropped" \
+  "## Control API" "| GET /v1/status round trip | " "| wait wake-up: a message sent -> its pending wait returns | "; do
   grep -qF -- "${figure}" <<<"${out}" || { echo "missing: ${figure}"; exit 1; }
 done
 # Every load row has a rate above zero for both servers and numeric ratios; the

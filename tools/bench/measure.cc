@@ -28,7 +28,8 @@ namespace fake_tcp {
 Spread SpreadOf(std::vector<absl::Duration> samples) {
   if (samples.empty()) return {};
   std::sort(samples.begin(), samples.end());
-  return {samples[samples.size() / 2], samples[samples.size() * 9 / 10]};
+  return {samples[samples.size() / 2], samples[samples.size() * 9 / 10],
+          samples[samples.size() * 99 / 100]};
 }
 
 absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid) {

@@ -14,10 +14,11 @@
 
 namespace fake_tcp {
 
-// The median and the 90th percentile of a set of samples.
+// The median, the 90th and the 99th percentile of a set of samples.
 struct Spread {
   absl::Duration median;
   absl::Duration p90;
+  absl::Duration p99;
 };
 Spread SpreadOf(std::vector<absl::Duration> samples);
 

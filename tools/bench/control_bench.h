@@ -1,0 +1,16 @@
+#ifndef TOOLS_BENCH_CONTROL_BENCH_H_
+#define TOOLS_BENCH_CONTROL_BENCH_H_
+
+#include "absl/status/status.h"
+
+namespace fake_tcp {
+
+// Prints the control API's table: round trips of GET /v1/status and of a send
+// (the API's answer and the bytes at the client), and how soon a pending wait
+// returns once the message it waits for arrives; `samples` of each, against
+// an in-process fake on loopback.
+absl::Status ControlTable(int samples);
+
+}  // namespace fake_tcp
+
+#endif  // TOOLS_BENCH_CONTROL_BENCH_H_
