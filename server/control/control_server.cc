@@ -394,8 +394,8 @@ void ControlServer::Handle(evhttp_request* req) {
     absl::StatusOr<control::LogQuery> q = LogQueryFromParameters(query);
     if (!q.ok()) return AnswerStatus(req, q.status());
     if (!q->has_wait()) return reply(json(service_.ReadLog(*q)));
-    StartWait(req, op, [this, q = *q](const std::atomic<bool>*) {
-      return json(service_.ReadLog(q));
+    StartWait(req, op, [this, q = *q](const std::atomic<bool>* cancelled) {
+      return json(service_.ReadLog(q, cancelled));
     });
   } else if (post && path == "/v1/wait") {
     control::WaitRequest request;

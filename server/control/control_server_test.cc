@@ -418,6 +418,19 @@ TEST_F(ControlServerTest, StopEndsPendingWaits) {
   EXPECT_FALSE(got.ok());
 }
 
+TEST_F(ControlServerTest, StopEndsPendingLogReads) {
+  absl::Status got;
+  std::thread reader([&] {
+    ControlClient client(Address());
+    control::LogPage page;
+    got = client.Call("GET", "/v1/log?wait=600s&after=1000", nullptr, &page);
+  });
+  ASSERT_TRUE(control_->AwaitPendingWaits(1, kTimeout));
+  control_->Stop();
+  reader.join();
+  EXPECT_FALSE(got.ok());
+}
+
 TEST_F(ControlServerTest, AddressFileIsPrivateJson) {
   const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/control.json");
   ASSERT_TRUE(control_->WriteAddressFile(path).ok());

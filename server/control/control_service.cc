@@ -152,7 +152,7 @@ control::Status ControlService::GetStatus() {
 }
 
 absl::StatusOr<control::LogPage> ControlService::ReadLog(
-    const control::LogQuery& query) {
+    const control::LogQuery& query, const std::atomic<bool>* cancelled) {
   absl::StatusOr<EntryFilter> filter = EntryFilter::From(query);
   if (!filter.ok()) return filter.status();
   const uint32_t limit = query.limit() == 0
@@ -163,8 +163,10 @@ absl::StatusOr<control::LogPage> ControlService::ReadLog(
   control::LogPage page;
   // Runs under the log's lock: copies the page, and is done when it holds an
   // entry (or the log is finished, or no wait was asked for).
+  bool stopped = false;
   log.Await(
       [&](const MessageLog::View& view) {
+        if (cancelled != nullptr && cancelled->load()) return stopped = true;
         page.Clear();
         page.set_next_after(query.after());
         const size_t first = view.IndexOf(query.after() + 1);
@@ -188,6 +190,7 @@ absl::StatusOr<control::LogPage> ControlService::ReadLog(
         return page.entries_size() > 0 || view.finished;
       },
       std::min(FromProto(query.wait()), options_.max_wait));
+  if (stopped) return absl::CancelledError("log: cancelled");
   return page;
 }
 

@@ -56,8 +56,12 @@ class ControlService {
   ControlService& operator=(const ControlService&) = delete;
 
   control::Status GetStatus() ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<control::LogPage> ReadLog(const control::LogQuery& query)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns the page `query` asks for; with `query.wait`, blocks until it
+  // holds an entry, the wait passes, or `*cancelled` is true after a Wake()
+  // (then CANCELLED).
+  absl::StatusOr<control::LogPage> ReadLog(
+      const control::LogQuery& query,
+      const std::atomic<bool>* cancelled = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
   // Blocks until the condition holds, `request.timeout` (at most max_wait)
   // passes, the log finishes, or `*cancelled` is true after a Wake(). A
   // timeout is an answer (satisfied: false, with what was seen), not an error.
