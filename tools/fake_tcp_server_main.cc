@@ -8,17 +8,13 @@
 // Exit codes: 0 clean shutdown; 1 cannot serve (e.g. port in use); 2 invalid
 // flags.
 
-#include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -43,8 +39,8 @@
 #include "server/health_sidecar.h"
 #include "server/options_flags.h"
 #include "server/script.h"
-#include "tools/base/deadline.h"
 #include "tools/base/file.h"
+#include "tools/event_printer.h"
 #include "tools/flags.h"
 
 // The flags of ServerOptions' fields: each has the field's default, and is
@@ -191,121 +187,6 @@ int Usage(const absl::Status& status) {
   fprintf(stderr, "fake_tcp_server: %s\n",
           std::string(status.message()).c_str());
   return kExitUsage;
-}
-
-// Returns a classic hex dump: offset, 16 bytes in hex, then as text.
-std::string HexDump(absl::string_view bytes) {
-  std::string out;
-  for (size_t offset = 0; offset < bytes.size(); offset += 16) {
-    const absl::string_view row = bytes.substr(offset, 16);
-    absl::StrAppendFormat(&out, "    %08x ", offset);
-    for (size_t i = 0; i < 16; ++i) {
-      if (i < row.size()) {
-        absl::StrAppendFormat(&out, " %02x",
-                              static_cast<unsigned char>(row[i]));
-      } else {
-        out += "   ";
-      }
-    }
-    out += "  |";
-    for (char c : row) out += (c >= 0x20 && c < 0x7f) ? c : '.';
-    out += "|\n";
-  }
-  return out;
-}
-
-// Writes the event lines to stdout without stdio, so that a reader that stops
-// reading cannot hold shutdown for ever: once StartDraining() is called, what
-// cannot be written within kDrainTimeout is given up. Write() is for one
-// thread, StartDraining() for another.
-class StdoutWriter {
- public:
-  static constexpr absl::Duration kDrainTimeout = absl::Seconds(2);
-
-  StdoutWriter() : wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-  StdoutWriter(const StdoutWriter&) = delete;
-  StdoutWriter& operator=(const StdoutWriter&) = delete;
-  ~StdoutWriter() { close(wake_); }
-
-  void StartDraining() {
-    const uint64_t one = 1;
-    (void)!write(wake_, &one, sizeof(one));
-  }
-
-  // Writes all of `text`. Returns the error that ended printing: EPIPE (the
-  // reader went away), or DEADLINE_EXCEEDED while draining.
-  absl::Status Write(absl::string_view text) {
-    while (!text.empty()) {
-      pollfd fds[2] = {{STDOUT_FILENO, POLLOUT, 0}, {wake_, POLLIN, 0}};
-      const int n =
-          poll(fds, draining_ ? 1 : 2,
-               PollTimeoutMs(draining_ ? deadline_ : absl::InfiniteFuture()));
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("not read within ",
-                         absl::FormatDuration(kDrainTimeout), " of shutdown"));
-      }
-      if (!draining_ && (fds[1].revents & POLLIN)) {
-        draining_ = true;
-        deadline_ = absl::Now() + kDrainTimeout;
-      }
-      if (fds[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
-        // At most PIPE_BUF at a time: a pipe that polls writable takes it
-        // without blocking.
-        const ssize_t written = write(STDOUT_FILENO, text.data(),
-                                      std::min<size_t>(text.size(), PIPE_BUF));
-        if (written < 0) {
-          if (errno == EAGAIN || errno == EINTR) continue;
-          return absl::UnavailableError(strerror(errno));
-        }
-        text.remove_prefix(static_cast<size_t>(written));
-      }
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  const int wake_;
-  // Only the writing thread touches these.
-  bool draining_ = false;
-  absl::Time deadline_;
-};
-
-// Prints every event as it is logged (unless `quiet`) and streams it to
-// `stream` (if not null), until the log is finished.
-void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
-                  EventStreamWriter* stream, StdoutWriter* out) {
-  const absl::Time origin = log.origin();
-  uint64_t last = 0;
-  while (true) {
-    absl::StatusOr<std::vector<Event>> events =
-        log.WaitForEventsAfter(last, absl::InfiniteDuration());
-    if (!events.ok()) return;  // finished
-    if (stream != nullptr) {
-      if (absl::Status s = stream->Write(*events); !s.ok()) {
-        fprintf(stderr, "fake_tcp_server: --event_log: %s\n",
-                std::string(s.message()).c_str());
-        stream = nullptr;
-      }
-    }
-    for (const Event& e : *events) last = e.sequence;
-    if (quiet) continue;
-    std::string lines;
-    for (const Event& e : *events) {
-      absl::StrAppend(&lines, e.ToString(origin), "\n");
-      if (verbose && !e.bytes.empty()) lines += HexDump(e.bytes);
-    }
-    if (absl::Status s = out->Write(lines); !s.ok()) {
-      // The reader went away (`| head -1`) or stopped reading at shutdown:
-      // keep serving and logging; the transcript and the event log still get
-      // everything.
-      fprintf(stderr,
-              "fake_tcp_server: stdout: %s; events are no longer printed\n",
-              std::string(s.message()).c_str());
-      quiet = true;
-    }
-  }
 }
 
 absl::StatusOr<ServerOptions> OptionsFromFlags(
