@@ -51,7 +51,9 @@ void ExpectSame(const ServerOptions& a, const ServerOptions& b) {
   EXPECT_EQ(a.log_limits.max_bytes, b.log_limits.max_bytes);
   EXPECT_EQ(a.reply, b.reply);
   ASSERT_EQ(a.greeting.has_value(), b.greeting.has_value());
-  if (a.greeting.has_value()) EXPECT_EQ(a.greeting->bytes, b.greeting->bytes);
+  if (a.greeting.has_value()) {
+    EXPECT_EQ(a.greeting->bytes, b.greeting->bytes);
+  }
   EXPECT_EQ(a.reply_latency, b.reply_latency);
   EXPECT_EQ(a.bytes_per_second, b.bytes_per_second);
   EXPECT_EQ(a.close_after_bytes, b.close_after_bytes);

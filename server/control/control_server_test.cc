@@ -38,7 +38,9 @@ class ControlServerTest : public ::testing::Test {
     server_.reset();
     ServerOptions server_options;
     server_options.port = 0;
-    if (script != nullptr) ASSERT_TRUE(script->ApplyTo(&server_options).ok());
+    if (script != nullptr) {
+      ASSERT_TRUE(script->ApplyTo(&server_options).ok());
+    }
     server_ = std::make_unique<FakeTcpServer>(server_options);
     ASSERT_TRUE(server_->Start().ok());
     options.service.script = script;
