@@ -217,12 +217,14 @@ absl::Time MessageLog::origin() const {
   return origin_;
 }
 
-void MessageLog::Clear() {
+uint64_t MessageLog::Clear() {
   bool had_entries = false;
+  uint64_t last = 0;
   {
     std::deque<Event> dropped;
     {
       absl::MutexLock lock(&mu_);
+      last = next_sequence_ - 1;
       dropped.swap(events_);
       kept_bytes_ = 0;
       counts_ = LogCounts();
@@ -238,6 +240,7 @@ void MessageLog::Clear() {
 #ifdef __GLIBC__
   if (had_entries) malloc_trim(0);
 #endif
+  return last;
 }
 
 bool MessageLog::ClosedLocked(uint64_t connection_id) const {
@@ -271,6 +274,14 @@ std::string MessageLog::ToString() const {
 
 namespace {
 constexpr size_t kSummaryEvents = 20;
+}  // namespace
+
+std::string MessageLog::Summary() const {
+  absl::MutexLock lock(&mu_);
+  return SummaryLocked(kSummaryEvents);
+}
+
+namespace {
 
 // Returns the index of the first event whose sequence is `sequence` or more.
 size_t FirstFrom(const std::deque<Event>& events, uint64_t sequence) {
@@ -403,7 +414,8 @@ bool MessageLog::Await(const std::function<bool(const View&)>& ready,
     const std::function<bool(const View&)>* ready;
     bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
       // Runs under mu_, inside AwaitWithTimeout.
-      return (*ready)(View{log->counts_, log->events_, log->finished_});
+      return (*ready)(View{log->counts_, log->events_, log->finished_,
+                           log->next_sequence_ - 1});
     }
   };
   absl::MutexLock lock(&mu_);

@@ -150,8 +150,9 @@ class MessageLog {
 
   // Drops every entry and resets the counters (except `open`), so a shared
   // server can start each test afresh, and gives the entries' memory back to
-  // the system. Connections stay open; sequence numbers keep counting.
-  void Clear() ABSL_LOCKS_EXCLUDED(mu_);
+  // the system. Connections stay open; sequence numbers keep counting. Returns
+  // the sequence number of the last entry logged before the clear (0 if none).
+  uint64_t Clear() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Returns OK once at least `count` messages have been received, or
   // DEADLINE_EXCEEDED after `timeout` with what was received (a negative
@@ -198,6 +199,8 @@ class MessageLog {
     // dropped entries.
     const std::deque<Event>& events;
     bool finished;
+    // The sequence number of the last entry logged (0 if none), kept or not.
+    uint64_t last_sequence;
     // Returns the index in `events` of the first entry whose sequence is
     // `sequence` or more (events.size() if none).
     size_t IndexOf(uint64_t sequence) const;
@@ -224,6 +227,9 @@ class MessageLog {
 
   // Returns the whole kept log, one event per line, with counters first.
   std::string ToString() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns what a failed wait reports after "waited 1s for 2 messages; ": the
+  // counters and the last 20 entries.
+  std::string Summary() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Appends `event`, numbered `event.sequence`.

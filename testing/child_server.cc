@@ -58,6 +58,7 @@ absl::Status ChildServer::Start() {
   const std::string address_file = dir + "/address";
   const std::string health_file = dir + "/health";
   const std::string event_log = dir + "/events";
+  control_address_file_ = dir + "/control.json";
   std::vector<std::string> argv = {
       *binary,
       absl::StrCat("--health_port=", options_.health.port),
@@ -65,6 +66,7 @@ absl::Status ChildServer::Start() {
       absl::StrCat("--address_file=", address_file),
       absl::StrCat("--health_address_file=", health_file),
       absl::StrCat("--event_log=", event_log),
+      absl::StrCat("--control_address_file=", control_address_file_),
       "--quiet",
   };
   argv.insert(argv.end(), server_flags->begin(), server_flags->end());
@@ -104,6 +106,12 @@ absl::Status ChildServer::Start() {
       WaitForAddressFile(address_file, deadline - absl::Now(), child_->pidfd());
   if (!address.ok()) return Failed(address.status().message());
   address_ = *address;
+  // Written after the health file (the control API's status names it).
+  if (absl::StatusOr<std::string> control = WaitForAddressFile(
+          control_address_file_, deadline - absl::Now(), child_->pidfd());
+      !control.ok()) {
+    return Failed(control.status().message());
+  }
   if (absl::Status s = WaitUntilServing(
           health_address_, options_.health.service, deadline - absl::Now());
       !s.ok()) {

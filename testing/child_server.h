@@ -15,7 +15,9 @@ namespace fake_tcp::testing {
 // The fake server as a child process: //tools:fake_tcp_server (from the
 // test's runfiles) run with the flags of FixtureOptions (server options
 // through server/options_flags.h, the script as a file, extra_flags), its
-// message log mirrored live from its --event_log.
+// message log mirrored live from its --event_log, its control API on (an
+// ephemeral loopback port, --control_address_file) for
+// testing/server_control.h.
 //
 // Lifetime: Start() launches the child and returns once its health endpoint
 // says SERVING; Stop() (or the destructor) sends SIGTERM, waits for the exit
@@ -44,6 +46,11 @@ class ChildServer {
   // "127.0.0.1:9500"; empty before SERVING.
   const std::string& address() const { return address_; }
   const std::string& health_address() const { return health_address_; }
+  // The child's control API address file (--control_address_file); there
+  // once Start() returned OK.
+  const std::string& control_address_file() const {
+    return control_address_file_;
+  }
   // With options.server.tls and a made certificate: the file the child wrote
   // its CA to (--tls_ca_file); "" otherwise.
   const std::string& tls_ca_file() const { return tls_ca_file_; }
@@ -58,6 +65,7 @@ class ChildServer {
   EventLogFollower follower_;
   std::string address_;
   std::string health_address_;
+  std::string control_address_file_;
   std::string tls_ca_file_;
   bool stopped_ = false;
 };

@@ -80,27 +80,8 @@ void SharedFakeTcpServer::SetUp() {
 void SharedFakeTcpServer::TearDown() { harness_.Stop(); }
 
 absl::Status SharedFakeTcpServer::Reset(bool drop_connections) {
-  if (FakeTcpServer* server = harness_.server(); server != nullptr) {
-    Responder responder = harness_.options().server.responder;
-    if (ScriptedResponder* script = harness_.script(); script != nullptr) {
-      // The script as the options gave it, its counts and reports from zero.
-      if (absl::Status s = script->Replace(*harness_.options().script);
-          !s.ok()) {
-        return s;
-      }
-      responder = script->AsResponder();
-    }
-    if (absl::Status s = server->SetResponder(responder); !s.ok()) return s;
-    if (server->state() != ListenerState::kAccepting) {
-      if (absl::Status s = server->ResumeAccepting(); !s.ok()) return s;
-    }
-    if (drop_connections) {
-      if (absl::StatusOr<int> n = server->DropConnections(); !n.ok()) {
-        return n.status();
-      }
-    }
-  }
-  harness_.mutable_log().Clear();
+  absl::StatusOr<int> reset = harness_.control().Reset(drop_connections);
+  if (!reset.ok()) return reset.status();
   harness_.ClearFailedWaits();
   return absl::OkStatus();
 }

@@ -30,6 +30,7 @@
 #include "server/message_log.h"
 #include "testing/harness.h"
 #include "testing/matchers.h"
+#include "testing/server_control.h"
 #include "testing/server_waits.h"
 
 namespace fake_tcp::testing {
@@ -58,7 +59,11 @@ class FakeTcpServerTest : public ::testing::Test, public ServerWaits {
 
   // Valid from SetUp to the end of the test.
   Harness& harness() { return *harness_; }
-  // The in-process server (responders, faults, commands); null out of process.
+  // Send, close, pause, resume, swap the script or reply, clear, status: the
+  // same calls in and out of process (testing/server_control.h).
+  ServerControl& control() { return harness_->control(); }
+  // The in-process server (C++ responders, custom framing); null out of
+  // process. Prefer control() for what it offers.
   FakeTcpServer* server() { return harness_->server(); }
   const MessageLog& log() const { return harness_->log(); }
   std::string address() const { return harness_->address(); }
@@ -87,13 +92,16 @@ class SharedFakeTcpServer : public ::testing::Environment, public ServerWaits {
   void SetUp() override;
   void TearDown() override;
 
-  // Gets the server ready for the next test: clears the log and failed waits,
-  // restores the responder of the options (in process), accepts again if a test
-  // paused or stopped accepting, and (with `drop_connections`) closes
-  // connections a previous test left open.
+  // Gets the server ready for the next test, in or out of process: restores
+  // the responder of the options (the script as the options gave it, with its
+  // counts from zero; out of process, the child's reply or script), accepts
+  // again if a test paused or stopped accepting, (with `drop_connections`)
+  // closes connections a previous test left open, then clears the log and
+  // failed waits.
   absl::Status Reset(bool drop_connections = true);
 
   Harness& harness() { return harness_; }
+  ServerControl& control() { return harness_.control(); }
   FakeTcpServer* server() { return harness_.server(); }
   const MessageLog& log() const { return harness_.log(); }
   std::string address() const { return harness_.address(); }
@@ -119,6 +127,7 @@ class SharedFakeTcpServerTest : public ::testing::Test, public ServerWaits {
   void TearDown() override;
 
   SharedFakeTcpServer& shared() { return *SharedFakeTcpServer::Get(); }
+  ServerControl& control() { return shared().control(); }
   FakeTcpServer* server() { return shared().server(); }
   const MessageLog& log() const { return SharedFakeTcpServer::Get()->log(); }
   std::string address() const { return SharedFakeTcpServer::Get()->address(); }

@@ -15,6 +15,7 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/control/control.pb.h"
 #include "server/script.h"
 #include "testing/test_util.h"
 #include "testing/tls_test_client.h"
@@ -44,9 +45,22 @@ std::string Exchange(const std::string& address, const std::string& data,
   return r.ok() ? *r : r.status().ToString();
 }
 
-class DefaultFixtureTest : public FakeTcpServerTest {};
+// The fixture's tests run in both modes, in process and out of process: the
+// same body must pass in each.
+class DefaultFixtureTest : public FakeTcpServerTest,
+                           public ::testing::WithParamInterface<bool> {
+ protected:
+  FixtureOptions Options() const override {
+    FixtureOptions o;
+    o.out_of_process = GetParam();
+    return o;
+  }
+};
 
-TEST_F(DefaultFixtureTest, ServesOnPort9500AndIsServingAfterSetUp) {
+INSTANTIATE_TEST_SUITE_P(Modes, DefaultFixtureTest, ::testing::Bool(),
+                         ModeName);
+
+TEST_P(DefaultFixtureTest, ServesOnPort9500AndIsServingAfterSetUp) {
   EXPECT_EQ(address(), "127.0.0.1:9500");
   EXPECT_EQ(port(), 9500);
   absl::StatusOr<HealthStatus> health =
@@ -58,7 +72,7 @@ TEST_F(DefaultFixtureTest, ServesOnPort9500AndIsServingAfterSetUp) {
   EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("Hello, world")));
 }
 
-TEST_F(DefaultFixtureTest, WaitsSucceedOnWhatCameBeforeThem) {
+TEST_P(DefaultFixtureTest, WaitsSucceedOnWhatCameBeforeThem) {
   EXPECT_EQ(Exchange(address(), "early"), "Received");
   // Everything already happened: each wait returns at once.
   EXPECT_TRUE(WaitForConnections(1));
@@ -71,9 +85,12 @@ TEST_F(DefaultFixtureTest, WaitsSucceedOnWhatCameBeforeThem) {
   EXPECT_TRUE(WaitForConnectionClosed(id));
 }
 
-TEST_F(DefaultFixtureTest, FailedWaitSaysWhatWasReceivedAndIsRecorded) {
+TEST_P(DefaultFixtureTest, FailedWaitSaysWhatWasReceivedAndIsRecorded) {
   EXPECT_EQ(Exchange(address(), std::string("\x01\x02\x03\xff", 4), 8),
             "Received");
+  // The reply came, so the server has logged the message; out of process the
+  // test's mirror of the log catches up here, so the short wait below sees it.
+  ASSERT_TRUE(SyncLog());
   ::testing::AssertionResult r =
       WaitForMessage("GET k", absl::Milliseconds(50));
   EXPECT_FALSE(r);
@@ -84,7 +101,7 @@ TEST_F(DefaultFixtureTest, FailedWaitSaysWhatWasReceivedAndIsRecorded) {
   EXPECT_THAT(harness().failed_waits()[0].what, HasSubstr("GET k"));
 }
 
-TEST_F(DefaultFixtureTest, ResetAndCloseAreTold) {
+TEST_P(DefaultFixtureTest, ResetAndCloseAreTold) {
   absl::StatusOr<TcpClient> a = TcpClient::Connect(address(), kTimeout);
   ASSERT_TRUE(a.ok());
   uint64_t a_id = 0;
@@ -108,7 +125,7 @@ TEST_F(DefaultFixtureTest, ResetAndCloseAreTold) {
   EXPECT_TRUE(WaitForClientClose(b_id));
 }
 
-TEST_F(DefaultFixtureTest, NextConnectionHandsBackEachIdInTurnAndTimesOut) {
+TEST_P(DefaultFixtureTest, NextConnectionHandsBackEachIdInTurnAndTimesOut) {
   absl::StatusOr<TcpClient> a = TcpClient::Connect(address(), kTimeout);
   ASSERT_TRUE(a.ok());
   absl::StatusOr<TcpClient> b = TcpClient::Connect(address(), kTimeout);
@@ -131,7 +148,7 @@ TEST_F(DefaultFixtureTest, NextConnectionHandsBackEachIdInTurnAndTimesOut) {
   EXPECT_EQ(third, 0u);
 }
 
-TEST_F(DefaultFixtureTest, Matchers) {
+TEST_P(DefaultFixtureTest, Matchers) {
   EXPECT_EQ(Exchange(address(), "SET k v"), "Received");
   EXPECT_EQ(Exchange(address(), "GET k"), "Received");
   ASSERT_TRUE(WaitForMessages(2));
@@ -151,10 +168,12 @@ TEST_F(DefaultFixtureTest, Matchers) {
             "has received a message that is equal to \"DEL k\"");
 }
 
-class LineFixtureTest : public FakeTcpServerTest {
+class LineFixtureTest : public FakeTcpServerTest,
+                        public ::testing::WithParamInterface<bool> {
  protected:
   FixtureOptions Options() const override {
     FixtureOptions o;
+    o.out_of_process = GetParam();
     o.server.port = 0;
     o.server.framing = Framing::Delimiter("\n");
     o.server.reply = "OK\n";
@@ -162,11 +181,15 @@ class LineFixtureTest : public FakeTcpServerTest {
   }
 };
 
-TEST_F(LineFixtureTest, OptionsAreUsed) {
+INSTANTIATE_TEST_SUITE_P(Modes, LineFixtureTest, ::testing::Bool(), ModeName);
+
+TEST_P(LineFixtureTest, OptionsAreUsed) {
   EXPECT_NE(port(), 9500);
   EXPECT_EQ(Exchange(address(), "a\nb\n", 6), "OK\nOK\n");
+  ASSERT_TRUE(SyncLog());
   EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("a", "b")));
-  ASSERT_NE(server(), nullptr);
+  // The C++ server handle is there in process only; control() is in both.
+  EXPECT_EQ(server() != nullptr, !GetParam());
 }
 
 TEST(TranscriptPathTest, StableOutputsPathFollowsTheTestTarget) {
@@ -394,38 +417,61 @@ Script KvScript() {
   return script;
 }
 
-class ScriptedFixtureTest : public FakeTcpServerTest {
+class ScriptedFixtureTest : public FakeTcpServerTest,
+                            public ::testing::WithParamInterface<bool> {
  protected:
   FixtureOptions Options() const override {
     FixtureOptions o;
+    o.out_of_process = GetParam();
     o.server.port = 0;
     o.script = KvScript();
     return o;
   }
 };
 
-TEST_F(ScriptedFixtureTest, ScriptAnswersAndReportsWhatNeverMatched) {
+INSTANTIATE_TEST_SUITE_P(Modes, ScriptedFixtureTest, ::testing::Bool(),
+                         ModeName);
+
+TEST_P(ScriptedFixtureTest, ScriptAnswersAndReportsWhatNeverMatched) {
   EXPECT_EQ(Exchange(address(), "GET k\nSET k v\nbogus\n", 15),
             "VALUE k\nOK\nERR\n");
-  ASSERT_NE(harness().script(), nullptr);
-  EXPECT_THAT(harness().script()->UnusedRules(), ElementsAre("del"));
-  ASSERT_EQ(harness().script()->UnmatchedMessages().size(), 1u);
-  EXPECT_EQ(harness().script()->UnmatchedMessages()[0].bytes, "bogus");
+  absl::StatusOr<control::Status> status = control().Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(status->scripted());
+  EXPECT_THAT(status->unused_rules(), ElementsAre("del"));
+  ASSERT_EQ(status->near_misses_size(), 1);
+  EXPECT_EQ(status->near_misses(0).bytes(), "bogus");
+  // The rule that answered is in the log, across the process boundary too.
+  ASSERT_TRUE(WaitForMessages(3));
+  EXPECT_EQ(log().EventsOfType(EventType::kReceived)[0].detail, "rule \"get\"");
 }
 
-TEST(HarnessTest, OutOfProcessRunsTheScriptToo) {
-  FixtureOptions options;
-  options.out_of_process = true;
-  options.server.port = 0;
-  options.script = KvScript();
-  Harness harness(options);
-  const absl::Status started = harness.Start();
-  ASSERT_TRUE(started.ok()) << started;
-  EXPECT_EQ(Exchange(harness.address(), "GET x\n", 8), "VALUE x\n");
-  ASSERT_TRUE(harness.log().WaitForMessages(1, kTimeout).ok());
-  // The rule that answered crosses the process boundary in the log.
-  EXPECT_EQ(harness.log().EventsOfType(EventType::kReceived)[0].detail,
-            "rule \"get\"");
+TEST_P(ScriptedFixtureTest, ScriptSwappedWhileRunningAnswersTheNextMessage) {
+  Script swapped;
+  *swapped.add_rules() =
+      script::When(script::Prefix("GET "), script::Bytes("MISS\n"), "miss");
+  const absl::Status swap = control().SetScript(swapped);
+  ASSERT_TRUE(swap.ok()) << swap;
+  EXPECT_EQ(Exchange(address(), "GET k\n", 5), "MISS\n");
+  Script more;
+  *more.add_rules() =
+      script::When(script::Equals("PING"), script::Bytes("PONG\n"), "ping");
+  ASSERT_TRUE(control().AppendRules(more).ok());
+  EXPECT_EQ(Exchange(address(), "PING\nGET j\n", 10), "PONG\nMISS\n");
+  absl::StatusOr<control::Status> status = control().Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->rules_size(), 2);
+  EXPECT_EQ(status->rules(0).name(), "miss");
+  // Counted since the last change of the script (the append).
+  EXPECT_EQ(status->rules(0).matches(), 1u);
+  EXPECT_EQ(status->rules(1).name(), "ping");
+  // A bad script is refused, naming the rule, and the running one stays.
+  Script bad;
+  *bad.add_rules() = script::When(script::Regex("("), script::Bytes("x"), "b");
+  const absl::Status refused = control().SetScript(bad);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("script"));
+  EXPECT_EQ(Exchange(address(), "PING\n", 5), "PONG\n");
 }
 
 }  // namespace

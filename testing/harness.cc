@@ -24,7 +24,17 @@ Harness::~Harness() { Stop(); }
 absl::Status Harness::Start() {
   if (!options_.out_of_process) return StartInProcess();
   child_ = std::make_unique<ChildServer>(&options_);
-  return child_->Start();
+  if (absl::Status s = child_->Start(); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<ServerControl>> control =
+      RemoteControl(child_->control_address_file(), &child_->log());
+  if (!control.ok()) {
+    return absl::Status(
+        control.status().code(),
+        absl::StrCat("out of process: the child's control API: ",
+                     control.status().message()));
+  }
+  control_ = *std::move(control);
+  return absl::OkStatus();
 }
 
 absl::Status Harness::StartInProcess() {
@@ -45,6 +55,7 @@ absl::Status Harness::StartInProcess() {
     return absl::Status(
         s.code(), absl::StrCat("fake server health endpoint: ", s.message()));
   }
+  control_ = InProcessControl(server_.get(), script_, health_->address());
   if (absl::Status s = server_->Start(); !s.ok()) {
     if (absl::IsUnavailable(s) && options_.server.port != 0) {
       return absl::UnavailableError(PortInUseMessage(

@@ -16,6 +16,7 @@
 #include "server/script.h"
 #include "testing/child_server.h"
 #include "testing/fixture_options.h"
+#include "testing/server_control.h"
 
 namespace fake_tcp::testing {
 
@@ -53,7 +54,11 @@ class Harness {
   // empty if Start() failed early).
   const MessageLog& log() const;
   MessageLog& mutable_log();
-  // The in-process server, or null out of process.
+  // The runtime operations on the server, the same in and out of process
+  // (testing/server_control.h). Valid after Start() returned OK.
+  ServerControl& control() { return *control_; }
+  // The in-process server (C++ responders and faults), or null out of
+  // process: prefer control(), which works in both modes.
   FakeTcpServer* server() { return server_.get(); }
   // The in-process script (which rules matched, messages no rule matched), or
   // null without `options.script` or out of process.
@@ -84,6 +89,8 @@ class Harness {
   std::string tls_ca_file_;
   // Out of process.
   std::unique_ptr<ChildServer> child_;
+  // Either's.
+  std::unique_ptr<ServerControl> control_;
   bool stopped_ = false;
 
   // What log() returns when Start() failed before there was a server or mirror.

@@ -1,5 +1,6 @@
 #include "testing/server_waits.h"
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 
@@ -21,10 +22,66 @@ absl::Duration ServerWaits::Or(Timeout timeout) const {
          << "fake server: wait for " << what << " failed: " << status.message();
 }
 
+absl::Status ServerWaits::OnServer(control::WaitRequest request,
+                                   absl::Duration timeout,
+                                   absl::string_view log_what) const {
+  if (!harness_->options().out_of_process) return absl::OkStatus();
+  timeout = std::max(timeout, absl::ZeroDuration());
+  const int64_t nanos = absl::ToInt64Nanoseconds(timeout);
+  request.mutable_timeout()->set_seconds(nanos / 1000000000);
+  request.mutable_timeout()->set_nanos(
+      static_cast<int32_t>(nanos % 1000000000));
+  absl::StatusOr<control::WaitResult> result =
+      harness_->control().Wait(request);
+  if (!result.ok()) return result.status();
+  const MessageLog& mirror = harness_->log();
+  if (!AwaitMirror(mirror, result->seen().last_sequence(),
+                   harness_->options().wait_timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the child's wait for ", log_what, " ended (",
+                     result->satisfied() ? "satisfied" : "not satisfied",
+                     "), but the test's mirror of its log did not reach entry ",
+                     result->seen().last_sequence(), " within ",
+                     absl::FormatDuration(harness_->options().wait_timeout)));
+  }
+  if (result->satisfied()) return absl::OkStatus();
+  if (!result->ended().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the server stopped before ", log_what, "; ", mirror.Summary()));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("waited ", absl::FormatDuration(timeout), " for ", log_what,
+                   "; ", mirror.Summary()));
+}
+
 ::testing::AssertionResult ServerWaits::WaitForMessages(uint64_t count,
                                                         Timeout timeout) const {
-  return Result(harness_->log().WaitForMessages(count, Or(timeout)),
-                absl::StrCat(count, count == 1 ? " message" : " messages"));
+  const std::string what =
+      absl::StrCat(count, count == 1 ? " message" : " messages");
+  control::WaitRequest request;
+  request.set_messages(count);
+  if (absl::Status s =
+          OnServer(request, Or(timeout), absl::StrCat(count, " messages"));
+      !s.ok()) {
+    return Result(s, what);
+  }
+  return Result(harness_->log().WaitForMessages(count, Or(timeout)), what);
+}
+
+::testing::AssertionResult ServerWaits::SyncLog(Timeout timeout) const {
+  if (!harness_->options().out_of_process) return ::testing::AssertionSuccess();
+  absl::StatusOr<control::Status> status = harness_->control().Status();
+  if (!status.ok()) return Result(status.status(), "the log to catch up");
+  if (!AwaitMirror(harness_->log(), status->log().last_sequence(),
+                   Or(timeout))) {
+    return Result(absl::DeadlineExceededError(absl::StrCat(
+                      "the test's mirror of the child's log did not reach "
+                      "entry ",
+                      status->log().last_sequence(), " within ",
+                      absl::FormatDuration(Or(timeout)))),
+                  "the log to catch up");
+  }
+  return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult ServerWaits::WaitForMessage(
@@ -43,9 +100,16 @@ absl::Duration ServerWaits::Or(Timeout timeout) const {
 
 ::testing::AssertionResult ServerWaits::WaitForConnections(
     uint64_t count, Timeout timeout) const {
-  return Result(
-      harness_->log().WaitForConnections(count, Or(timeout)),
-      absl::StrCat(count, count == 1 ? " connection" : " connections"));
+  const std::string what =
+      absl::StrCat(count, count == 1 ? " connection" : " connections");
+  control::WaitRequest request;
+  request.set_connections(count);
+  if (absl::Status s =
+          OnServer(request, Or(timeout), absl::StrCat(count, " connections"));
+      !s.ok()) {
+    return Result(s, what);
+  }
+  return Result(harness_->log().WaitForConnections(count, Or(timeout)), what);
 }
 
 ::testing::AssertionResult ServerWaits::WaitForNextConnection(uint64_t* id,
@@ -70,6 +134,13 @@ absl::Duration ServerWaits::Or(Timeout timeout) const {
                                                        EventType type,
                                                        const std::string& what,
                                                        Timeout timeout) const {
+  control::WaitRequest request;
+  request.set_closed(true);
+  request.set_connection(connection_id);
+  if (absl::Status s = OnServer(request, Or(timeout), "a matching event");
+      !s.ok()) {
+    return Result(s, what);
+  }
   absl::StatusOr<Event> closed = harness_->log().WaitForEvent(
       [connection_id](const Event& e) {
         return e.connection_id == connection_id && IsCloseEvent(e.type);
@@ -101,9 +172,17 @@ absl::Duration ServerWaits::Or(Timeout timeout) const {
 
 ::testing::AssertionResult ServerWaits::WaitForConnectionClosed(
     uint64_t connection_id, Timeout timeout) const {
+  const std::string what =
+      absl::StrCat("connection ", connection_id, " to close");
+  control::WaitRequest request;
+  request.set_closed(true);
+  request.set_connection(connection_id);
+  if (absl::Status s = OnServer(request, Or(timeout), what); !s.ok()) {
+    return Result(s, what);
+  }
   return Result(
       harness_->log().WaitForConnectionClosed(connection_id, Or(timeout)),
-      absl::StrCat("connection ", connection_id, " to close"));
+      what);
 }
 
 }  // namespace fake_tcp::testing

@@ -21,6 +21,13 @@ namespace fake_tcp::testing {
 // optional timeout; without one it waits the fixture's
 // FixtureOptions::wait_timeout.
 //
+// Out of process, the waits that the control API can express (messages,
+// connections, a connection's close) block on the child itself (POST /v1/wait),
+// then until the test's mirror of the log holds everything the child had
+// logged by then, so log() agrees with what the wait saw. The waits that take
+// C++ (a gMock matcher, the next connection after an id) block on the mirror,
+// which the child's event stream feeds as events happen. None polls.
+//
 //   uint64_t id;
 //   ASSERT_TRUE(WaitForNextConnection(&id));
 //   ASSERT_TRUE(WaitForMessage("PING"));
@@ -60,6 +67,11 @@ class ServerWaits {
   // Connection `connection_id` ended, by either side, for any reason.
   ABSL_MUST_USE_RESULT ::testing::AssertionResult WaitForConnectionClosed(
       uint64_t connection_id, Timeout timeout = std::nullopt) const;
+  // log() holds everything the server has logged so far: at once in process;
+  // out of process, once the mirror has caught up with the child. For reading
+  // log() after something the test did not wait for (a reply it received).
+  ABSL_MUST_USE_RESULT ::testing::AssertionResult SyncLog(
+      Timeout timeout = std::nullopt) const;
 
  protected:
   void set_waits_harness(Harness* harness) { harness_ = harness; }
@@ -72,6 +84,12 @@ class ServerWaits {
                                             EventType type,
                                             const std::string& what,
                                             Timeout timeout) const;
+  // Out of process: blocks on the child until `request` holds or `timeout`
+  // passes, then until the mirror holds what the child had logged. Returns OK,
+  // or the failure to report, worded as the log's own waits word it
+  // ("waited 1s for <log_what>; <summary>"). In process: OK at once.
+  absl::Status OnServer(control::WaitRequest request, absl::Duration timeout,
+                        absl::string_view log_what) const;
 
   // Not owned.
   Harness* harness_;

@@ -14,6 +14,10 @@
 
 namespace fake_tcp::testing {
 
+std::string ModeName(const ::testing::TestParamInfo<bool>& info) {
+  return info.param ? "OutOfProcess" : "InProcess";
+}
+
 size_t ResidentBytes() {
   std::ifstream statm("/proc/self/statm");
   size_t size = 0, resident = 0;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/base/config.h"
+#include "gtest/gtest.h"
 
 namespace grpc {
 class CallbackGenericService;
@@ -16,6 +17,12 @@ namespace fake_tcp::testing {
 
 // Returns the contents of the file at `path` ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
+
+// Names the fixture's two modes (FixtureOptions::out_of_process) in
+// parameterized tests, so one body runs in both:
+//   INSTANTIATE_TEST_SUITE_P(Modes, MyTest, ::testing::Bool(), ModeName);
+// runs MyTest.Case/InProcess and MyTest.Case/OutOfProcess.
+std::string ModeName(const ::testing::TestParamInfo<bool>& info);
 
 // Returns the resident memory of this process, in bytes.
 size_t ResidentBytes();

@@ -444,6 +444,9 @@ void ControlServer::Handle(evhttp_request* req) {
   } else if ((post && path == "/v1/log:clear") ||
              (method == EVHTTP_REQ_DELETE && path == "/v1/log")) {
     reply(done(service_.Clear()));
+  } else if (post && path == "/v1/reset") {
+    control::ResetRequest request;
+    if (parse(&request)) reply(json(service_.Reset(request)));
   } else if (post && path == "/v1/transcript") {
     reply(json(service_.Transcript()));
   } else if (post && path == "/v1/shutdown") {

@@ -81,7 +81,12 @@ bool Holds(const control::WaitRequest& request, const MessageLog::View& view,
 
 ControlService::ControlService(FakeTcpServer* server,
                                ControlServiceOptions options)
-    : server_(*server), options_(std::move(options)) {
+    : server_(*server),
+      options_(std::move(options)),
+      initial_script_(
+          options_.script != nullptr
+              ? std::optional<Script>(options_.script->CurrentScript())
+              : std::nullopt) {
   absl::MutexLock lock(&mu_);
   script_ = options_.script;
 }
@@ -358,7 +363,16 @@ absl::Status ControlService::SetScript(const control::ScriptRequest& request,
   Script script = request.script();
   const Script current =
       script_ != nullptr ? script_->CurrentScript() : Script();
-  // What only Start() can apply must stay as it was.
+  // What only Start() can apply must stay as it was: left out, it is kept.
+  if (!script.has_framing() && current.has_framing()) {
+    *script.mutable_framing() = current.framing();
+  }
+  if (!script.has_greeting() && current.has_greeting()) {
+    *script.mutable_greeting() = current.greeting();
+  }
+  if (!script.has_faults() && current.has_faults()) {
+    *script.mutable_faults() = current.faults();
+  }
   for (const auto& [name, same] :
        {std::pair<const char*, bool>{
             "framing", google::protobuf::util::MessageDifferencer::Equals(
@@ -435,6 +449,37 @@ absl::Status ControlService::Clear() {
   // Replacing the script with itself resets its match counts and near misses.
   if (script_ != nullptr) return script_->Replace(script_->CurrentScript());
   return absl::OkStatus();
+}
+
+absl::StatusOr<control::ResetResult> ControlService::Reset(
+    const control::ResetRequest& r) {
+  control::ResetResult result;
+  {
+    absl::MutexLock lock(&mu_);
+    Responder responder = server_.options().responder;
+    if (options_.script != nullptr) {
+      if (absl::Status s = options_.script->Replace(*initial_script_);
+          !s.ok()) {
+        return absl::InternalError(
+            absl::StrCat("reset: the starting script: ", s.message()));
+      }
+      responder = options_.script->AsResponder();
+    }
+    if (absl::Status s = server_.SetResponder(std::move(responder)); !s.ok()) {
+      return s;
+    }
+    script_ = options_.script;
+  }
+  if (server_.state() != ListenerState::kAccepting) {
+    if (absl::Status s = server_.ResumeAccepting(); !s.ok()) return s;
+  }
+  if (!r.keep_connections()) {
+    absl::StatusOr<int> closed = server_.DropConnections();
+    if (!closed.ok()) return closed.status();
+    result.set_connections_closed(static_cast<uint32_t>(*closed));
+  }
+  result.set_cleared_through(server_.log().Clear());
+  return result;
 }
 
 absl::StatusOr<control::TranscriptResult> ControlService::Transcript() {

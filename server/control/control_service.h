@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -91,6 +92,9 @@ class ControlService {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Clears the log and the script's match counts and near misses.
   absl::Status Clear() ABSL_LOCKS_EXCLUDED(mu_);
+  // The fake as it started (control.ResetRequest says what that restores).
+  absl::StatusOr<control::ResetResult> Reset(const control::ResetRequest& r)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<control::TranscriptResult> Transcript();
   absl::Status Shutdown();
 
@@ -104,6 +108,8 @@ class ControlService {
 
   FakeTcpServer& server_;
   const ControlServiceOptions options_;
+  // The script options_.script held at construction, for Reset.
+  const std::optional<Script> initial_script_;
 
   // Guards which script is in use (null after SetReply or with none).
   absl::Mutex mu_;
