@@ -1,4 +1,7 @@
 // The shared server: one fake for the whole binary, reset before each test.
+// Built twice: in process, and (shared_server_out_of_process_test, with
+// FAKE_TCP_SHARED_OUT_OF_PROCESS=1) with the fake as a child process; the same
+// tests pass in both.
 
 #include <optional>
 #include <string>
@@ -7,6 +10,7 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/control/control.pb.h"
 #include "testing/fake_tcp_server.h"
 
 namespace fake_tcp::testing {
@@ -16,8 +20,13 @@ using ::testing::ElementsAre;
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
 
+#ifndef FAKE_TCP_SHARED_OUT_OF_PROCESS
+#define FAKE_TCP_SHARED_OUT_OF_PROCESS 0
+#endif
+
 FixtureOptions SharedOptions() {
   FixtureOptions o;
+  o.out_of_process = FAKE_TCP_SHARED_OUT_OF_PROCESS;
   o.server.port = 0;
   o.server.framing = Framing::Delimiter("\n");
   o.server.reply = "OK\n";
@@ -40,32 +49,41 @@ class SharedTest : public SharedFakeTcpServerTest {
 };
 
 // These tests change the server; each must still start from a clean one.
-TEST_F(SharedTest, A_ChangesTheResponderAndPausesAccepting) {
+TEST_F(SharedTest, A_ChangesTheReplyAndPausesAccepting) {
   EXPECT_EQ(SharedFakeTcpServer::Get(), kShared);
-  ASSERT_TRUE(
-      server()
-          ->SetResponder([](const ReceivedMessage&) -> std::optional<Reply> {
-            return Reply("changed\n");
-          })
-          .ok());
+  ASSERT_TRUE(control().SetReply("changed\n").ok());
   EXPECT_EQ(Ask("x\n"), "changed\n");
   ASSERT_TRUE(WaitForMessages(1));
-  ASSERT_TRUE(server()->PauseAccepting().ok());
+  ASSERT_TRUE(control().PauseAccepting().ok());
 }
 
 TEST_F(SharedTest, B_StartsWithACleanLogAndTheDefaultReply) {
   EXPECT_TRUE(log().Events().empty());
-  EXPECT_EQ(server()->state(), ListenerState::kAccepting);
+  absl::StatusOr<control::Status> status = control().Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->listener(), "accepting");
+  EXPECT_EQ(status->log().received(), 0u);
   EXPECT_EQ(Ask("y\n"), "OK\n");
   ASSERT_TRUE(WaitForMessages(1));
   EXPECT_THAT(log().ReceivedMessages(), ElementsAre("y"));
 }
 
-TEST_F(SharedTest, C_AgainClean) {
+TEST_F(SharedTest, C_AgainCleanAfterAConnectionLeftOpen) {
   EXPECT_EQ(log().counts().received, 0u);
+  // Left open on purpose: the next reset closes it.
+  static absl::StatusOr<TcpClient>* const left_open =
+      new absl::StatusOr<TcpClient>(TcpClient::Connect(address(), kTimeout));
+  ASSERT_TRUE(left_open->ok());
   EXPECT_EQ(Ask("z\n"), "OK\n");
   ASSERT_TRUE(WaitForMessages(1));
   EXPECT_THAT(log().ReceivedMessages(), ElementsAre("z"));
+}
+
+TEST_F(SharedTest, D_StartsWithNoConnectionOpen) {
+  absl::StatusOr<control::Status> status = control().Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->connections_size(), 0);
+  EXPECT_THAT(log().Events(), ::testing::IsEmpty());
 }
 
 }  // namespace

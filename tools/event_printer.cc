@@ -86,14 +86,37 @@ absl::Status StdoutWriter::Write(absl::string_view text) {
   return absl::OkStatus();
 }
 
+void FollowProgress::Passed(uint64_t sequence) {
+  absl::MutexLock lock(&mu_);
+  passed_ = sequence;
+}
+
+void FollowProgress::Finish() {
+  absl::MutexLock lock(&mu_);
+  finished_ = true;
+}
+
+bool FollowProgress::AwaitPassed(uint64_t sequence,
+                                 absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [this, sequence]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return passed_ >= sequence || finished_;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
 void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
-                  EventStreamWriter* stream, StdoutWriter* out) {
+                  EventStreamWriter* stream, StdoutWriter* out,
+                  FollowProgress* progress) {
   const absl::Time origin = log.origin();
   uint64_t last = 0;
   while (true) {
     absl::StatusOr<std::vector<Event>> events =
         log.WaitForEventsAfter(last, absl::InfiniteDuration());
-    if (!events.ok()) return;  // finished
+    if (!events.ok()) {  // finished
+      if (progress != nullptr) progress->Finish();
+      return;
+    }
     if (stream != nullptr) {
       if (absl::Status s = stream->Write(*events); !s.ok()) {
         fprintf(stderr, "fake_tcp_server: --event_log: %s\n",
@@ -102,6 +125,7 @@ void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
       }
     }
     for (const Event& e : *events) last = e.sequence;
+    if (progress != nullptr) progress->Passed(last);
     if (quiet) continue;
     std::string lines;
     for (const Event& e : *events) {

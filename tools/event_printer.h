@@ -1,8 +1,12 @@
 #ifndef TOOLS_EVENT_PRINTER_H_
 #define TOOLS_EVENT_PRINTER_H_
 
+#include <cstdint>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/event_stream.h"
 #include "server/message_log.h"
@@ -39,10 +43,32 @@ class StdoutWriter {
   absl::Time deadline_;
 };
 
+// How far FollowEvents has passed the log on, so that a clear of the log (the
+// control API's) does not drop entries before they reach the event stream.
+// Thread-safe.
+class FollowProgress {
+ public:
+  // FollowEvents: every entry up to `sequence` is written.
+  void Passed(uint64_t sequence) ABSL_LOCKS_EXCLUDED(mu_);
+  // FollowEvents: it stopped; waits end at once.
+  void Finish() ABSL_LOCKS_EXCLUDED(mu_);
+  // Blocks until every entry up to `sequence` is passed on, or `timeout`
+  // passes (false then).
+  bool AwaitPassed(uint64_t sequence, absl::Duration timeout) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable absl::Mutex mu_;
+  uint64_t passed_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 // Prints every event as it is logged (unless `quiet`) and streams it to
-// `stream` (if not null), until the log is finished.
+// `stream` (if not null), until the log is finished, telling `progress` (if
+// not null) how far it got.
 void FollowEvents(const MessageLog& log, bool quiet, bool verbose,
-                  EventStreamWriter* stream, StdoutWriter* out);
+                  EventStreamWriter* stream, StdoutWriter* out,
+                  FollowProgress* progress);
 
 }  // namespace fake_tcp
 

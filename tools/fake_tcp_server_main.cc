@@ -350,6 +350,9 @@ int Main(int argc, char** argv) {
   }
   // The control API, once health is up (status names its address).
   std::unique_ptr<ControlServer> control;
+  // How far the event follower (below) got: a clear waits for it.
+  FollowProgress progress;
+  const bool following = !absl::GetFlag(FLAGS_quiet) || !event_log.empty();
   const std::string control_file =
       UserPath(absl::GetFlag(FLAGS_control_address_file));
   if (!control_file.empty() || absl::GetFlag(FLAGS_control_port) >= 0) {
@@ -370,6 +373,11 @@ int Main(int argc, char** argv) {
     control_options.service.health_address = health.address();
     control_options.service.script = scripted;
     control_options.service.shutdown = [] { kill(getpid(), SIGTERM); };
+    if (following) {
+      control_options.service.before_clear = [&progress](uint64_t through) {
+        (void)progress.AwaitPassed(through, absl::Seconds(5));
+      };
+    }
     control_options.service.write_transcript =
         [path = UserPath(absl::GetFlag(FLAGS_transcript))](
             const std::string& text) -> absl::StatusOr<std::string> {
@@ -417,11 +425,11 @@ int Main(int argc, char** argv) {
   // Follows the log only when someone reads what it writes.
   StdoutWriter out;
   std::thread follower;
-  if (!absl::GetFlag(FLAGS_quiet) || !event_log.empty()) {
-    follower =
-        std::thread(FollowEvents, std::cref(server.log()),
-                    absl::GetFlag(FLAGS_quiet), absl::GetFlag(FLAGS_verbose),
-                    event_log.empty() ? nullptr : &event_stream, &out);
+  if (following) {
+    follower = std::thread(
+        FollowEvents, std::cref(server.log()), absl::GetFlag(FLAGS_quiet),
+        absl::GetFlag(FLAGS_verbose),
+        event_log.empty() ? nullptr : &event_stream, &out, &progress);
   }
 
   int signal_number = 0;

@@ -444,6 +444,8 @@ absl::Status ControlService::SetReply(const control::ReplyRequest& request) {
 }
 
 absl::Status ControlService::Clear() {
+  if (options_.before_clear)
+    options_.before_clear(server_.log().last_sequence());
   server_.log().Clear();
   absl::MutexLock lock(&mu_);
   // Replacing the script with itself resets its match counts and near misses.
@@ -478,7 +480,13 @@ absl::StatusOr<control::ResetResult> ControlService::Reset(
     if (!closed.ok()) return closed.status();
     result.set_connections_closed(static_cast<uint32_t>(*closed));
   }
-  result.set_cleared_through(server_.log().Clear());
+  // What the stream has: an entry logged between here and the clear (by a
+  // client still sending during a reset) is cleared, and may or may not reach
+  // the stream.
+  const uint64_t through = server_.log().last_sequence();
+  if (options_.before_clear) options_.before_clear(through);
+  server_.log().Clear();
+  result.set_cleared_through(through);
   return result;
 }
 

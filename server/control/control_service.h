@@ -33,6 +33,11 @@ struct ControlServiceOptions {
   // Shuts the whole fake down (gracefully, the transcript kept), after the
   // answer has gone out; null: shutdown is UNIMPLEMENTED.
   std::function<void()> shutdown;
+  // Called before the log is cleared (Clear, Reset) with the sequence number
+  // of its last entry: blocks until whatever passes the log on (the event
+  // stream, which other processes mirror) has every entry up to it, so the
+  // clear drops nothing they have not seen. Null: nothing to wait for.
+  std::function<void(uint64_t through)> before_clear;
   // Bounds: entries in one log page, and the longest wait.
   uint32_t max_page = 1000;
   absl::Duration max_wait = absl::Minutes(10);
