@@ -6,8 +6,8 @@
 // --matching_regex=RE | --connections=N | --closed) [--connection=ID]
 // [--timeout=5s], send --connection=ID DATA [--hex], broadcast DATA [--hex],
 // drop [--connection=ID] [--reset], pause, resume, stop_accepting,
-// script --file=PATH [--append], reply DATA | --no_reply, clear, transcript,
-// shutdown.
+// script --file=PATH [--append], reply DATA | --no_reply, clear,
+// reset [--keep_connections], transcript, shutdown.
 //
 // Exit codes: 0 done; 1 a wait timed out (or ended unsatisfied); 2 usage or a
 // request the fake refused as invalid; 3 the fake cannot be reached or
@@ -58,6 +58,7 @@ ABSL_FLAG(bool, reset, false, "drop: reset (RST) instead of closing.");
 ABSL_FLAG(std::string, file, "", "script: the script file (.json or text).");
 ABSL_FLAG(bool, append, false, "script: add its rules after the current.");
 ABSL_FLAG(bool, no_reply, false, "reply: answer nothing.");
+ABSL_FLAG(bool, keep_connections, false, "reset: leave open connections open.");
 
 namespace fake_tcp {
 namespace {
@@ -282,6 +283,12 @@ int Run(const std::vector<std::string>& args) {
     s = call("PUT", "/v1/reply", &request, nullptr);
   } else if (command == "clear") {
     s = call("POST", "/v1/log:clear", nullptr, nullptr);
+  } else if (command == "reset") {
+    control::ResetRequest request;
+    request.set_keep_connections(absl::GetFlag(FLAGS_keep_connections));
+    control::ResetResult result;
+    s = call("POST", "/v1/reset", &request, &result);
+    action.set_connections(result.connections_closed());
   } else if (command == "transcript") {
     control::TranscriptResult result;
     s = call("POST", "/v1/transcript", nullptr, &result);
@@ -293,8 +300,8 @@ int Run(const std::vector<std::string>& args) {
         absl::StrCat("unknown command \"", command, "\" (see --help)")));
   }
   if (!s.ok()) return Fail(s);
-  if (!json &&
-      (command == "send" || command == "broadcast" || command == "drop")) {
+  if (!json && (command == "send" || command == "broadcast" ||
+                command == "drop" || command == "reset")) {
     printf("%u connections\n", action.connections());
   }
   return 0;
@@ -309,7 +316,7 @@ int main(int argc, char** argv) {
       "  fake_tcp_ctl --control_address_file=PATH status | log [--follow] | "
       "wait --messages=N | send --connection=ID DATA | broadcast DATA | drop | "
       "pause | resume | stop_accepting | script --file=F | reply DATA | clear "
-      "| transcript | shutdown");
+      "| reset | transcript | shutdown");
   // The command and DATA are positional; the flags go to absl.
   std::vector<std::string> args;
   std::vector<char*> flags = {argv[0]};

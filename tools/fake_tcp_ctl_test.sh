@@ -80,6 +80,17 @@ fi
 grep -q 'timed out waiting for 5 messages' "${tmp}/timeout.txt" || fail "$(cat "${tmp}/timeout.txt")"
 grep -q 'HELLO' "${tmp}/timeout.txt" || fail "the timeout does not show what was seen"
 
+# Reset for the next test: a changed reply restored, the connection closed, the log empty.
+ctl reply 'CHANGED\n' || fail "reply failed"
+ctl reset | grep -q '^1 connections' || fail "reset did not close the one connection"
+read -r -t 30 line <&3 && fail "the connection stayed open after reset: '${line}'"
+ctl status | grep -q '; 0 open connections;' || fail "connections after reset: $(ctl status)"
+exec 4<>"/dev/tcp/127.0.0.1/${port}"
+printf 'again\n' >&4
+read -r -t 30 line <&4 || fail "no reply after reset"
+[[ "${line}" == "Received" ]] || fail "reset did not restore the reply: '${line}'"
+exec 4<&-
+
 # Usage errors exit 2; a fake that is not there exits 3.
 if ctl explode 2>/dev/null; then fail "an unknown command succeeded"; else
   [[ $? == 2 ]] || fail "an unknown command should exit 2"; fi
@@ -91,7 +102,8 @@ ctl shutdown || fail "shutdown failed"
 exec 3<&-
 wait "${server_pid}" || fail "the server did not exit 0 after shutdown"
 server_pid=""
-grep -q 'received 5 bytes "HELLO"' "${tmp}/transcript.txt" ||
+# What came after the reset; what came before it went with the reset.
+grep -q 'received 5 bytes "again"' "${tmp}/transcript.txt" ||
   fail "the transcript lacks the message: $(cat "${tmp}/transcript.txt")"
 if "${bin}/fake_tcp_ctl" --control_address_file="${tmp}/control.json" \
   --address_timeout=1s status 2>/dev/null; then
