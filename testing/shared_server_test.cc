@@ -24,9 +24,16 @@ constexpr absl::Duration kTimeout = absl::Seconds(30);
 #define FAKE_TCP_SHARED_OUT_OF_PROCESS 0
 #endif
 
+#if FAKE_TCP_SHARED_OUT_OF_PROCESS
+// Options that ask for a child from the start, so the options below (as
+// testing/README.md shows them) stay as they are.
+struct FixtureOptions : ::fake_tcp::testing::FixtureOptions {
+  FixtureOptions() { out_of_process = true; }
+};
+#endif
+
 FixtureOptions SharedOptions() {
   FixtureOptions o;
-  o.out_of_process = FAKE_TCP_SHARED_OUT_OF_PROCESS;
   o.server.port = 0;
   o.server.framing = Framing::Delimiter("\n");
   o.server.reply = "OK\n";
@@ -51,6 +58,8 @@ class SharedTest : public SharedFakeTcpServerTest {
 // These tests change the server; each must still start from a clean one.
 TEST_F(SharedTest, A_ChangesTheReplyAndPausesAccepting) {
   EXPECT_EQ(SharedFakeTcpServer::Get(), kShared);
+  // In process there is a C++ server; out of process there is a child.
+  EXPECT_EQ(server() == nullptr, FAKE_TCP_SHARED_OUT_OF_PROCESS == 1);
   ASSERT_TRUE(control().SetReply("changed\n").ok());
   EXPECT_EQ(Ask("x\n"), "changed\n");
   ASSERT_TRUE(WaitForMessages(1));

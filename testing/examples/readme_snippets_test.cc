@@ -19,6 +19,7 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/control/control.pb.h"
 #include "server/fake_tcp_server.h"
 #include "server/health_sidecar.h"
 #include "server/script.h"
@@ -204,6 +205,46 @@ TEST(ServerReadmeTest, TheHealthSidecar) {
 }
 
 // server/README.md, "Script replies and faults as data".
+// Code under test for testing/README.md's control() snippet: a subscriber
+// that keeps its connection and reads what the server pushes.
+class Subscriber {
+ public:
+  explicit Subscriber(const std::string& address)
+      : client_(fake_tcp::TcpClient::Connect(address, absl::Seconds(10))) {}
+  // The next line the server pushed ("" if none came).
+  std::string Next() {
+    if (!client_.ok()) return "";
+    return client_->ReceiveUntil("\r\n", absl::Seconds(10)).value_or("");
+  }
+
+ private:
+  absl::StatusOr<fake_tcp::TcpClient> client_;
+};
+
+// testing/README.md, "Change the fake while a test runs".
+class PushTest : public fake_tcp::testing::FakeTcpServerTest,
+                 public ::testing::WithParamInterface<bool> {
+ protected:
+  fake_tcp::testing::FixtureOptions Options() const override {
+    fake_tcp::testing::FixtureOptions o;
+    o.out_of_process = GetParam();  // the same body, in and out of process
+    return o;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Modes, PushTest, ::testing::Bool());
+
+TEST_P(PushTest, PushesToTheSubscriberThenPauses) {
+  Subscriber subscriber("127.0.0.1:9500");  // the code under test connects
+  uint64_t id;
+  ASSERT_TRUE(WaitForNextConnection(&id));
+  ASSERT_TRUE(control().Send(id, "+PUSH\r\n").ok());
+  EXPECT_EQ(subscriber.Next(), "+PUSH\r\n");
+  ASSERT_TRUE(control().PauseAccepting().ok());  // health says NOT_SERVING
+  absl::StatusOr<fake_tcp::control::Status> status = control().Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->listener(), "paused");
+}
+
 class ScriptReadmeTest : public fake_tcp::testing::FakeTcpServerTest {
  protected:
   fake_tcp::testing::FixtureOptions Options() const override {
