@@ -514,7 +514,10 @@ absl::Status Run(const std::vector<std::string>& sections,
   if (wanted("memory") && messages > 0) {
     BENCH_RETURN_IF_ERROR(Memory(programs, messages));
   }
-  if (wanted("control")) BENCH_RETURN_IF_ERROR(ControlTable(launches * 20));
+  if (wanted("control")) {
+    BENCH_RETURN_IF_ERROR(ControlTable(launches * 20));
+    BENCH_RETURN_IF_ERROR(ControlPollingTable(duration));
+  }
   return absl::OkStatus();
 }
 

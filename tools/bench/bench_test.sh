@@ -12,7 +12,8 @@ for figure in "## Readiness (3 launches each)" \
   "| oneshot | 1 | " "| oneshot | 4 | " "| persistent | 1 | " "| persistent | 4 | " \
   "| idle, SERVING | " "| after 20000 messages (fake: 20000, bare: 20000; 0 errors) | " \
   "| after the log is cleared (MessageLog::Clear()) | " "20000 messages received, 0 entries dropped" \
-  "## Control API" "| GET /v1/status round trip | " "| wait wake-up: a message sent -> its pending wait returns | "; do
+  "## Control API" "| GET /v1/status round trip | " "| wait wake-up: a message sent -> its pending wait returns | " \
+  "## Data path while a client polls the control API"; do
   grep -qF -- "${figure}" <<<"${out}" || { echo "missing: ${figure}"; exit 1; }
 done
 # Every load row has a rate above zero for both servers and numeric ratios; the
@@ -24,6 +25,11 @@ awk -F'|' '
   $2 ~ /^ (launch -> first TCP connect|in process|out of process) $/ {
     if ($5 !~ /[0-9.]+x/) bad = bad $0 "\n"
   }
+  polling && /^\| [0-9]/ {
+    if ($3 + 0 <= 0 || $6 !~ /[0-9.]+x/) bad = bad $0 "\n"
+  }
+  /^\| clients \| status polls\/s/ { polling = 1 }
+  /^$/ { polling = 0 }
   END { if (bad != "") { printf "rows without a rate or a ratio:\n%s", bad; exit 1 } }
 ' <<<"${out}"
 # Bad input is a usage error (2), not a crash.

@@ -8,12 +8,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "server/control/control_client.h"
 #include "server/control/control_server.h"
 #include "server/fake_tcp_server.h"
+#include "tools/bench/load.h"
 #include "tools/bench/measure.h"
 
 namespace fake_tcp {
@@ -31,7 +34,86 @@ void Row(const char* what, const std::vector<absl::Duration>& samples) {
          Us(spread.p90).c_str(), Us(spread.p99).c_str());
 }
 
+// Polls GET /v1/status every `period` (paced on `stop`, which also ends it)
+// and counts the answers.
+void Poll(const control::AddressFile& address, absl::Duration period,
+          const absl::Notification* stop, uint64_t* polls, uint64_t* errors) {
+  ControlClient client(address);
+  absl::Time next = absl::Now();
+  while (!stop->HasBeenNotified()) {
+    control::Status status;
+    if (client.Call("GET", "/v1/status", nullptr, &status).ok()) {
+      ++*polls;
+    } else {
+      ++*errors;
+    }
+    next += period;
+    stop->WaitForNotificationWithTimeout(next - absl::Now());
+  }
+}
+
 }  // namespace
+
+absl::Status ControlPollingTable(absl::Duration duration) {
+  constexpr absl::Duration kPeriod = absl::Milliseconds(1);
+  ServerOptions options;
+  options.port = 0;
+  FakeTcpServer server(options);
+  if (absl::Status s = server.Start(); !s.ok()) return s;
+  ControlServer control(&server);
+  if (absl::Status s = control.Start(); !s.ok()) return s;
+  control::AddressFile address;
+  address.set_url(control.url());
+  address.set_token(control.token());
+  printf(
+      "## Data path while a client polls the control API (persistent, %s "
+      "per mode, in process)\n\n",
+      absl::FormatDuration(duration).c_str());
+  printf(
+      "| clients | status polls/s | quiet msg/s | polled msg/s | rate polled "
+      "/ quiet | p50 polled / quiet | p99 polled / quiet | errors (load, "
+      "polls) |\n"
+      "|---|---|---|---|---|---|---|---|\n");
+  for (const int clients : {1, 16}) {
+    LoadOptions load;
+    load.persistent = true;
+    load.clients = clients;
+    load.duration = duration / 2;
+    uint64_t polls = 0, poll_errors = 0;
+    absl::Duration polled_time;
+    auto polled_run = [&]() {
+      absl::Notification stop;
+      const absl::Time start = absl::Now();
+      std::thread poller(Poll, address, kPeriod, &stop, &polls, &poll_errors);
+      LoadResult r = Load(server.address(), load);
+      stop.Notify();
+      poller.join();
+      polled_time += absl::Now() - start;
+      return r;
+    };
+    const LoadResult quiet1 = Load(server.address(), load);
+    const LoadResult polled1 = polled_run();
+    const LoadResult polled2 = polled_run();
+    const LoadResult quiet2 = Load(server.address(), load);
+    const LoadResult quiet = Combine(quiet1, quiet2);
+    const LoadResult polled = Combine(polled1, polled2);
+    printf("| %d | %.0f | %.0f | %.0f | %s | %s | %s | %llu, %llu |\n", clients,
+           static_cast<double>(polls) / absl::ToDoubleSeconds(polled_time),
+           quiet.per_second, polled.per_second,
+           Ratio(polled.per_second, quiet.per_second).c_str(),
+           Ratio(absl::ToDoubleMicroseconds(polled.p50),
+                 absl::ToDoubleMicroseconds(quiet.p50))
+               .c_str(),
+           Ratio(absl::ToDoubleMicroseconds(polled.p99),
+                 absl::ToDoubleMicroseconds(quiet.p99))
+               .c_str(),
+           static_cast<unsigned long long>(quiet.errors + polled.errors),
+           static_cast<unsigned long long>(poll_errors));
+    fflush(stdout);
+  }
+  printf("\n");
+  return absl::OkStatus();
+}
 
 absl::Status ControlTable(int samples) {
   ServerOptions options;
