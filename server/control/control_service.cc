@@ -22,59 +22,8 @@
 namespace fake_tcp {
 namespace {
 
-constexpr absl::Duration kDefaultWait = absl::Seconds(5);
-// Entries a timed-out wait shows of what it saw.
-constexpr size_t kSeenEntries = 10;
-
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return DurationFromProto(d);
-}
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  *out = google::protobuf::util::TimeUtil::NanosecondsToDuration(
-      absl::ToInt64Nanoseconds(d));
-}
-
-std::string OnConnection(uint64_t connection) {
-  return connection == 0 ? "" : absl::StrCat(" on connection ", connection);
-}
-
-// Returns true iff `request`'s condition holds in `view`. Scans the entries
-// from `*next` on (each once across calls), counting messages in
-// `*seen_messages`; the entry that met a message or close condition goes to
-// `*found`.
-bool Holds(const control::WaitRequest& request, const MessageLog::View& view,
-           const std::optional<CompiledMatcher>& matcher, uint64_t* next,
-           uint64_t* seen_messages, std::optional<Event>* found) {
-  const uint64_t connection = request.connection();
-  switch (request.condition_case()) {
-    case control::WaitRequest::kMessages:
-      if (connection == 0) return view.counts.received >= request.messages();
-      break;
-    case control::WaitRequest::kConnections:
-      return view.counts.accepted >= request.connections();
-    case control::WaitRequest::kOpenConnections:
-      return view.counts.open >= request.open_connections();
-    default:
-      break;
-  }
-  const bool closed = request.condition_case() == control::WaitRequest::kClosed;
-  const uint64_t wanted = std::max<uint64_t>(request.messages(), 1);
-  for (size_t i = view.IndexOf(*next); i < view.events.size(); ++i) {
-    const Event& event = view.events[i];
-    *next = event.sequence + 1;
-    if (connection != 0 && event.connection_id != connection) continue;
-    const bool hit = closed ? IsCloseEvent(event.type)
-                            : event.type == EventType::kReceived &&
-                                  (!matcher.has_value() ||
-                                   matcher->Matches(event.bytes, nullptr)) &&
-                                  ++*seen_messages >= wanted;
-    if (hit) {
-      *found = event;
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -198,96 +147,6 @@ absl::StatusOr<control::LogPage> ControlService::ReadLog(
   if (stopped) return absl::CancelledError("log: cancelled");
   return page;
 }
-
-absl::StatusOr<control::WaitResult> ControlService::Wait(
-    const control::WaitRequest& request, const std::atomic<bool>* cancelled) {
-  const uint64_t connection = request.connection();
-  absl::Duration timeout =
-      request.has_timeout() ? FromProto(request.timeout()) : kDefaultWait;
-  if (timeout < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "wait: a negative timeout (", absl::FormatDuration(timeout), ")"));
-  }
-  timeout = std::min(timeout, options_.max_wait);
-  std::optional<CompiledMatcher> matcher;
-  std::string what;
-  switch (request.condition_case()) {
-    case control::WaitRequest::kMessages:
-      what = absl::StrCat(request.messages(), " messages",
-                          OnConnection(connection));
-      break;
-    case control::WaitRequest::kMatching:
-      if (absl::Status s = ValidateMatcher(request.matching(), "matching");
-          !s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("wait: ", s.message()));
-      }
-      matcher.emplace(CompiledMatcher::From(request.matching()));
-      what = absl::StrCat("a message that ", matcher->Describe(),
-                          OnConnection(connection));
-      break;
-    case control::WaitRequest::kConnections:
-      what = absl::StrCat(request.connections(), " connections accepted");
-      break;
-    case control::WaitRequest::kOpenConnections:
-      what = absl::StrCat(request.open_connections(), " connections open");
-      break;
-    case control::WaitRequest::kClosed:
-      if (connection == 0) {
-        return absl::InvalidArgumentError(
-            "wait: closed needs a connection (\"connection\": ID)");
-      }
-      what = absl::StrCat("connection ", connection, " to close");
-      break;
-    default:
-      return absl::InvalidArgumentError(
-          "wait: no condition: set one of messages, matching, connections, "
-          "open_connections, closed");
-  }
-
-  const MessageLog& log = server_.log();
-  const absl::Time origin = log.origin();
-  // Scan state, kept across the condition's calls: each entry is looked at
-  // once.
-  uint64_t next = 1;
-  uint64_t seen_messages = 0;
-  std::optional<Event> found;
-  bool held = false;
-  bool finished = false;
-  bool stopped = false;
-  const absl::Time start = absl::Now();
-  log.Await(
-      [&](const MessageLog::View& view) {
-        if (cancelled != nullptr && cancelled->load()) return stopped = true;
-        finished = view.finished;
-        held = Holds(request, view, matcher, &next, &seen_messages, &found);
-        return held || finished;
-      },
-      timeout);
-  if (stopped) {
-    return absl::CancelledError(absl::StrCat("wait for ", what, ": cancelled"));
-  }
-  control::WaitResult result;
-  result.set_satisfied(held);
-  result.set_waited_for(what);
-  SetDuration(absl::Now() - start, result.mutable_waited());
-  if (found.has_value()) ToEntry(*found, origin, result.mutable_event());
-  *result.mutable_seen() = Stats();
-  if (!held) {
-    if (finished) result.set_ended("the server stopped");
-    log.Await(
-        [&](const MessageLog::View& view) {
-          const size_t n = std::min(view.events.size(), kSeenEntries);
-          for (size_t i = view.events.size() - n; i < view.events.size(); ++i) {
-            ToEntry(view.events[i], origin, result.add_last_entries());
-          }
-          return true;
-        },
-        absl::ZeroDuration());
-  }
-  return result;
-}
-
-void ControlService::Wake() { server_.log().WakeWaiters(); }
 
 absl::StatusOr<Reply> ControlService::MakeReply(const std::string& op,
                                                 const control::SendRequest& r) {
