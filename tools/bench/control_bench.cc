@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,19 +53,36 @@ void Poll(const control::AddressFile& address, absl::Duration period,
   }
 }
 
+// What each table measures: an in-process fake on a free port with its
+// control API, and the address a client of it needs.
+struct Subject {
+  absl::Status Start() {
+    if (absl::Status s = server.Start(); !s.ok()) return s;
+    control = std::make_unique<ControlServer>(&server);
+    if (absl::Status s = control->Start(); !s.ok()) return s;
+    address.set_url(control->url());
+    address.set_token(control->token());
+    return absl::OkStatus();
+  }
+
+  FakeTcpServer server{[] {
+    ServerOptions options;
+    options.port = 0;
+    return options;
+  }()};
+  std::unique_ptr<ControlServer> control;
+  control::AddressFile address;
+};
+
 }  // namespace
 
 absl::Status ControlPollingTable(absl::Duration duration) {
   constexpr absl::Duration kPeriod = absl::Milliseconds(1);
-  ServerOptions options;
-  options.port = 0;
-  FakeTcpServer server(options);
-  if (absl::Status s = server.Start(); !s.ok()) return s;
-  ControlServer control(&server);
-  if (absl::Status s = control.Start(); !s.ok()) return s;
-  control::AddressFile address;
-  address.set_url(control.url());
-  address.set_token(control.token());
+  Subject subject;
+  if (absl::Status s = subject.Start(); !s.ok()) return s;
+  FakeTcpServer& server = subject.server;
+  ControlServer& control = *subject.control;
+  const control::AddressFile& address = subject.address;
   printf(
       "## Data path while a client polls the control API (persistent, %s "
       "per mode, in process)\n\n",
@@ -116,15 +134,11 @@ absl::Status ControlPollingTable(absl::Duration duration) {
 }
 
 absl::Status ControlTable(int samples) {
-  ServerOptions options;
-  options.port = 0;
-  FakeTcpServer server(options);
-  if (absl::Status s = server.Start(); !s.ok()) return s;
-  ControlServer control(&server);
-  if (absl::Status s = control.Start(); !s.ok()) return s;
-  control::AddressFile address;
-  address.set_url(control.url());
-  address.set_token(control.token());
+  Subject subject;
+  if (absl::Status s = subject.Start(); !s.ok()) return s;
+  FakeTcpServer& server = subject.server;
+  ControlServer& control = *subject.control;
+  const control::AddressFile& address = subject.address;
   ControlClient client(address);
   absl::StatusOr<TcpClient> tcp =
       TcpClient::Connect(server.address(), kTimeout);
