@@ -8,6 +8,10 @@
 #include "absl/time/clock.h"
 
 namespace fake_tcp::testing {
+namespace {
+// The control API's longest wait (ControlServiceOptions::max_wait).
+constexpr absl::Duration kLongestServerWait = absl::Minutes(10);
+}  // namespace
 
 absl::Duration ServerWaits::Or(Timeout timeout) const {
   return timeout.value_or(harness_->options().wait_timeout);
@@ -25,7 +29,12 @@ absl::Duration ServerWaits::Or(Timeout timeout) const {
 absl::Status ServerWaits::OnServer(control::WaitRequest request,
                                    absl::Duration timeout,
                                    absl::string_view log_what) const {
-  if (!harness_->options().out_of_process) return absl::OkStatus();
+  // In process, or once the child stopped (the mirror then says what it saw),
+  // or past the longest wait the API holds: the mirror's own wait answers.
+  if (!harness_->options().out_of_process || harness_->log().finished() ||
+      timeout > kLongestServerWait) {
+    return absl::OkStatus();
+  }
   timeout = std::max(timeout, absl::ZeroDuration());
   const int64_t nanos = absl::ToInt64Nanoseconds(timeout);
   request.mutable_timeout()->set_seconds(nanos / 1000000000);

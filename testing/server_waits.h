@@ -26,7 +26,9 @@ namespace fake_tcp::testing {
 // then until the test's mirror of the log holds everything the child had
 // logged by then, so log() agrees with what the wait saw. The waits that take
 // C++ (a gMock matcher, the next connection after an id) block on the mirror,
-// which the child's event stream feeds as events happen. None polls.
+// which the child's event stream feeds as events happen. None polls. (After
+// the child stopped, and for waits longer than the API's 10 minutes, every wait
+// is the mirror's.)
 //
 //   uint64_t id;
 //   ASSERT_TRUE(WaitForNextConnection(&id));

@@ -137,7 +137,11 @@ absl::StatusOr<control::WaitResult> ControlService::Wait(
       [&](const MessageLog::View& view) {
         if (cancelled != nullptr && cancelled->load()) return stopped = true;
         finished = view.finished;
-        held = Holds(request, view, matcher, &next, &seen_messages, &found);
+        // Once it held it holds: absl may evaluate a condition again after it
+        // was true (the woken waiter checks it itself), and the scan has moved
+        // past the entry that met it.
+        held = held ||
+               Holds(request, view, matcher, &next, &seen_messages, &found);
         return held || finished;
       },
       timeout);
