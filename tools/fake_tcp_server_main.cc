@@ -40,6 +40,7 @@
 #include "server/options_flags.h"
 #include "server/script.h"
 #include "tools/base/file.h"
+#include "tools/control_flags.h"
 #include "tools/event_printer.h"
 #include "tools/flags.h"
 
@@ -153,25 +154,6 @@ ABSL_FLAG(
     "Stream every log entry to this file as it happens (length-delimited "
     "fake_tcp.EventRecord protobufs, server/event_record.proto), complete "
     "at exit; the out-of-process test fixture follows it.");
-ABSL_FLAG(std::string, control_address_file, "",
-          "Serve the control API (HTTP/1.1 + JSON, server/control) and write "
-          "its address file here (atomically, mode 0600): JSON with \"url\" "
-          "and \"token\".");
-ABSL_FLAG(int, control_port, -1,
-          "Serve the control API on this port (0: a free one); implied 0 by "
-          "--control_address_file.");
-ABSL_FLAG(std::string, control_address, "",
-          "Address the control API binds (default: loopback of the "
-          "listener's family).");
-ABSL_FLAG(bool, control_allow_non_loopback, false,
-          "Let --control_address be an address other machines can reach.");
-ABSL_FLAG(int64_t, control_max_body_bytes, 1 << 20,
-          "Control API: a larger request body is refused (413).");
-ABSL_FLAG(int, control_max_connections, 64,
-          "Control API: connections open at once (one more gets 503).");
-ABSL_FLAG(int, control_max_waits, 64,
-          "Control API: waits pending at once (one more gets 429).");
-ABSL_FLAG(int, control_max_page, 1000, "Control API: log entries per page.");
 ABSL_FLAG(bool, quiet, false, "Print only the start line, not every event.");
 ABSL_FLAG(bool, verbose, false, "Print a hex dump of every message.");
 ABSL_FLAG(std::string, transcript, "",
@@ -353,51 +335,32 @@ int Main(int argc, char** argv) {
   // How far the event follower (below) got: a clear waits for it.
   FollowProgress progress;
   const bool following = !absl::GetFlag(FLAGS_quiet) || !event_log.empty();
-  const std::string control_file =
-      UserPath(absl::GetFlag(FLAGS_control_address_file));
-  if (!control_file.empty() || absl::GetFlag(FLAGS_control_port) >= 0) {
-    ControlOptions control_options;
-    control_options.address = absl::GetFlag(FLAGS_control_address).empty()
-                                  ? health_options.address
-                                  : absl::GetFlag(FLAGS_control_address);
-    control_options.port = std::max(0, absl::GetFlag(FLAGS_control_port));
-    control_options.allow_non_loopback =
-        absl::GetFlag(FLAGS_control_allow_non_loopback);
-    control_options.max_body_bytes = static_cast<size_t>(
-        std::max<int64_t>(0, absl::GetFlag(FLAGS_control_max_body_bytes)));
-    control_options.max_connections =
-        absl::GetFlag(FLAGS_control_max_connections);
-    control_options.max_pending_waits = absl::GetFlag(FLAGS_control_max_waits);
-    control_options.service.max_page = static_cast<uint32_t>(
-        std::max(1, absl::GetFlag(FLAGS_control_max_page)));
-    control_options.service.health_address = health.address();
-    control_options.service.script = scripted;
-    control_options.service.shutdown = [] { kill(getpid(), SIGTERM); };
+  if (ControlApiWanted()) {
+    ControlServiceOptions service;
+    service.health_address = health.address();
+    service.script = scripted;
+    service.shutdown = [] { kill(getpid(), SIGTERM); };
     if (following) {
-      control_options.service.before_clear = [&progress](uint64_t through) {
+      service.before_clear = [&progress](uint64_t through) {
         (void)progress.AwaitPassed(through, absl::Seconds(5));
       };
     }
-    control_options.service.write_transcript =
+    service.write_transcript =
         [path = UserPath(absl::GetFlag(FLAGS_transcript))](
             const std::string& text) -> absl::StatusOr<std::string> {
       if (path.empty()) return std::string();
       if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) return s;
       return path;
     };
-    control = std::make_unique<ControlServer>(&server, control_options);
-    if (absl::Status s = control->Start(); !s.ok()) {
+    absl::StatusOr<std::unique_ptr<ControlServer>> started =
+        StartControlApi(&server, health_options.address, std::move(service));
+    if (!started.ok()) {
       fprintf(stderr, "fake_tcp_server: %s\n",
-              std::string(s.message()).c_str());
-      return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
+              std::string(started.status().message()).c_str());
+      return absl::IsInvalidArgument(started.status()) ? kExitUsage
+                                                       : kExitCannotServe;
     }
-    if (!control_file.empty()) {
-      if (absl::Status s = control->WriteAddressFile(control_file); !s.ok()) {
-        fprintf(stderr, "fake_tcp_server: --control_address_file: %s\n",
-                std::string(s.message()).c_str());
-        return kExitCannotServe;
-      }
-    }
+    control = *std::move(started);
   }
   std::string replies = options->tls.has_value() ? "TLS, " : "";
   if (options->proxy.has_value()) {

@@ -1,6 +1,6 @@
-// Runs //tools:fake_tcp_server and //tools:send as a user would, as child
-// processes: flags, scripts, exit codes, printed lines, address files, and
-// shutdown on SIGTERM with clients connected.
+// Runs //tools:fake_tcp_server as a user would, as a child process: flags,
+// scripts, exit codes, printed lines, address files, and shutdown on SIGTERM
+// with clients connected. //tools:send and the load tool: send_test.cc.
 
 #include "server/fake_tcp_server.h"
 
@@ -30,6 +30,7 @@
 #include "testing/subprocess.h"
 #include "testing/test_util.h"
 #include "tools/base/file.h"
+#include "tools/tool_test.h"
 
 namespace fake_tcp {
 namespace {
@@ -42,64 +43,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr absl::Duration kTimeout = absl::Seconds(30);
-
-class ToolTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    absl::StatusOr<std::string> server =
-        Runfile("fake_tcp_server/tools/fake_tcp_server");
-    absl::StatusOr<std::string> send = Runfile("fake_tcp_server/tools/send");
-    ASSERT_TRUE(server.ok() && send.ok());
-    server_binary_ = *server;
-    send_binary_ = *send;
-    dir_ = absl::StrCat(
-        getenv("TEST_TMPDIR"), "/",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    mkdir(dir_.c_str(), 0755);
-  }
-
-  // Runs the server with `flags` plus address files; waits until it serves.
-  void StartServer(std::vector<std::string> flags,
-                   const Subprocess::Options& options = {}) {
-    unlink((dir_ + "/addr").c_str());  // from a server started before
-    unlink((dir_ + "/health").c_str());
-    std::vector<std::string> argv = {
-        server_binary_, "--port=0", "--address_file=" + dir_ + "/addr",
-        "--health_address_file=" + dir_ + "/health"};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    absl::StatusOr<Subprocess> child = Subprocess::Start(argv, options);
-    ASSERT_TRUE(child.ok()) << child.status();
-    server_ = std::make_unique<Subprocess>(*std::move(child));
-    absl::StatusOr<std::string> addr =
-        WaitForAddressFile(dir_ + "/addr", kTimeout, server_->pidfd());
-    ASSERT_TRUE(addr.ok()) << addr.status() << "\n" << server_->Stderr();
-    address_ = *addr;
-    absl::StatusOr<std::string> health =
-        WaitForAddressFile(dir_ + "/health", kTimeout, server_->pidfd());
-    ASSERT_TRUE(health.ok()) << health.status();
-    health_address_ = *health;
-  }
-
-  // Runs a program to completion; returns its exit code.
-  int Run(std::vector<std::string> argv, std::string* out = nullptr,
-          std::string* err = nullptr) {
-    absl::StatusOr<Subprocess> child = Subprocess::Start(argv);
-    EXPECT_TRUE(child.ok()) << child.status();
-    absl::StatusOr<int> code = child->Wait(kTimeout);
-    EXPECT_TRUE(code.ok()) << code.status();
-    if (out != nullptr) *out = child->Stdout();
-    if (err != nullptr) *err = child->Stderr();
-    return code.ok() ? *code : -1;
-  }
-
-  std::string server_binary_;
-  std::string send_binary_;
-  std::string dir_;
-  std::unique_ptr<Subprocess> server_;
-  std::string address_;
-  std::string health_address_;
-};
+constexpr absl::Duration kTimeout = kToolTimeout;
 
 TEST_F(ToolTest, InvalidFlagsAndScriptsExitTwoNamingTheProblem) {
   const std::string bad_script = dir_ + "/bad.textproto";
@@ -445,80 +389,6 @@ TEST_F(ToolTest, ScriptFileDrivesTheReplies) {
   EXPECT_THAT(server_->Stdout(),
               HasSubstr("script " + script + " with 1 rules"));
   EXPECT_THAT(server_->Stderr(), HasSubstr("\"PUT\" matched no rule"));
-}
-
-TEST_F(ToolTest, SendExitCodes) {
-  std::string err;
-  // Refused.
-  ServerOptions o;
-  o.port = 0;
-  FakeTcpServer gone(o);
-  ASSERT_TRUE(gone.Start().ok());
-  const std::string closed_address = gone.address();
-  gone.Stop();
-  EXPECT_EQ(Run({send_binary_, "--address=" + closed_address, "--data=x"},
-                nullptr, &err),
-            3)
-      << err;
-  // Timed out: the server never answers.
-  StartServer({"--no_reply"});
-  EXPECT_EQ(Run({send_binary_, "--address=" + address_, "--data=x",
-                 "--wait=bytes:1", "--timeout=200ms"},
-                nullptr, &err),
-            4)
-      << err;
-  // Invalid arguments.
-  EXPECT_EQ(Run({send_binary_, "--wait=sometimes"}, nullptr, &err), 2);
-  EXPECT_EQ(Run({send_binary_, "--nope"}, nullptr, &err), 2);
-  EXPECT_THAT(err, HasSubstr("unknown flag --nope"));
-  server_->Signal(SIGTERM);
-  ASSERT_TRUE(server_->Wait(kTimeout).ok());
-}
-
-TEST_F(ToolTest, SendReportsAStreamThatEndsEarly) {
-  const std::string script = dir_ + "/close.textproto";
-  std::ofstream(script)
-      << "rules { when { any: true } fault { action: CLOSE_WITHOUT_REPLY } }";
-  StartServer({"--script=" + script});
-  std::string err;
-  EXPECT_EQ(
-      Run({send_binary_, "--address=" + address_, "--data=x", "--wait=bytes:8"},
-          nullptr, &err),
-      5)
-      << err;
-  EXPECT_THAT(err, HasSubstr("end of stream"));
-  // Framing: the sender encodes a length header; the server decodes it.
-  server_->Signal(SIGTERM);
-  ASSERT_TRUE(server_->Wait(kTimeout).ok());
-  StartServer({"--framing=length:2"});
-  std::string out;
-  EXPECT_EQ(Run({send_binary_, "--address=" + address_, "--data=hello",
-                 "--framing=length:2", "--wait=bytes:8"},
-                &out, &err),
-            0)
-      << err;
-  EXPECT_EQ(out, "Received");
-  server_->Signal(SIGTERM);
-  ASSERT_TRUE(server_->Wait(kTimeout).ok());
-  EXPECT_THAT(server_->Stdout(), HasSubstr("received 5 bytes \"hello\""));
-}
-
-TEST_F(ToolTest, LoadToolRunsBothTargetsAndStops) {
-  absl::StatusOr<std::string> load =
-      Runfile("fake_tcp_server/tools/bench/load");
-  ASSERT_TRUE(load.ok());
-  std::string out, err;
-  for (const char* mode : {"--mode=persistent", "--mode=oneshot"}) {
-    EXPECT_EQ(Run({*load, mode, "--clients=2", "--duration=300ms"}, &out, &err),
-              0)
-        << err;
-    EXPECT_THAT(out, HasSubstr("fake_tcp_server (logging everything)"));
-    EXPECT_THAT(out, HasSubstr("bare epoll server (records nothing)"));
-    EXPECT_THAT(out, HasSubstr("ratio fake / bare"));
-    EXPECT_THAT(out, HasSubstr("latency p50"));
-    EXPECT_THAT(out, Not(HasSubstr(" 0 messages/s")));
-  }
-  EXPECT_EQ(Run({*load, "--clients=1000"}, &out, &err), 2);
 }
 
 }  // namespace

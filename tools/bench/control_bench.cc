@@ -81,7 +81,6 @@ absl::Status ControlPollingTable(absl::Duration duration) {
   Subject subject;
   if (absl::Status s = subject.Start(); !s.ok()) return s;
   FakeTcpServer& server = subject.server;
-  ControlServer& control = *subject.control;
   const control::AddressFile& address = subject.address;
   printf(
       "## Data path while a client polls the control API (persistent, %s "
