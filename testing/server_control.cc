@@ -89,15 +89,19 @@ absl::StatusOr<int> ServerControl::Reset(bool drop_connections) {
   return static_cast<int>(result->connections_closed());
 }
 
-bool AwaitMirror(const MessageLog& mirror, uint64_t sequence,
-                 absl::Duration timeout) {
-  if (sequence == 0) return true;
-  return mirror.Await(
+absl::Status AwaitMirror(const MessageLog& mirror, uint64_t sequence,
+                         absl::Duration timeout, absl::string_view op) {
+  if (sequence == 0) return absl::OkStatus();
+  const bool caught_up = mirror.Await(
       [sequence](const MessageLog::View& view) {
         // A mirror whose follower stopped will not catch up.
         return view.last_sequence >= sequence || view.finished;
       },
       timeout);
+  if (caught_up) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat(
+      op, ": the test's mirror of the child's log did not reach entry ",
+      sequence, " within ", absl::FormatDuration(timeout)));
 }
 
 namespace {
@@ -224,11 +228,10 @@ class Remote final : public ServerControl {
       // the mirror is cleared, or it would come in after, as this test's.
       absl::StatusOr<control::Status> status = Status();
       if (!status.ok()) return status.status();
-      if (!AwaitMirror(*mirror_, status->log().last_sequence(), timeout_)) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "clear the log: the mirror did not reach entry ",
-            status->log().last_sequence(), " of the child's log in ",
-            absl::FormatDuration(timeout_)));
+      if (absl::Status s = AwaitMirror(*mirror_, status->log().last_sequence(),
+                                       timeout_, "clear the log");
+          !s.ok()) {
+        return s;
       }
     }
     if (absl::Status s = Call("POST", "/v1/log:clear", nullptr, nullptr);
@@ -248,10 +251,10 @@ class Remote final : public ServerControl {
     if (mirror_ != nullptr) {
       // Everything the reset cleared (the closes of the connections it
       // dropped too) reaches the mirror first, then goes with it.
-      if (!AwaitMirror(*mirror_, result.cleared_through(), timeout_)) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "reset: the mirror did not reach entry ", result.cleared_through(),
-            " of the child's log in ", absl::FormatDuration(timeout_)));
+      if (absl::Status s = AwaitMirror(*mirror_, result.cleared_through(),
+                                       timeout_, "reset");
+          !s.ok()) {
+        return s;
       }
       mirror_->Clear();
     }

@@ -125,9 +125,11 @@ absl::StatusOr<std::unique_ptr<ServerControl>> RemoteControl(
     absl::Duration timeout = absl::Seconds(30));
 
 // Waits up to `timeout` until `mirror` holds every entry up to `sequence` (a
-// sequence number of the log it mirrors). Returns false on timeout.
-bool AwaitMirror(const MessageLog& mirror, uint64_t sequence,
-                 absl::Duration timeout);
+// sequence number of the log it mirrors), or its follower stopped. On timeout
+// DEADLINE_EXCEEDED "<op>: the test's mirror of the child's log did not reach
+// entry <sequence> within <timeout>".
+absl::Status AwaitMirror(const MessageLog& mirror, uint64_t sequence,
+                         absl::Duration timeout, absl::string_view op);
 
 }  // namespace fake_tcp::testing
 

@@ -1,6 +1,7 @@
 #include "testing/server_waits.h"
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -44,14 +45,14 @@ absl::Status ServerWaits::OnServer(control::WaitRequest request,
       harness_->control().Wait(request);
   if (!result.ok()) return result.status();
   const MessageLog& mirror = harness_->log();
-  if (!AwaitMirror(mirror, result->seen().last_sequence(),
-                   harness_->options().wait_timeout)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("the child's wait for ", log_what, " ended (",
-                     result->satisfied() ? "satisfied" : "not satisfied",
-                     "), but the test's mirror of its log did not reach entry ",
-                     result->seen().last_sequence(), " within ",
-                     absl::FormatDuration(harness_->options().wait_timeout)));
+  if (absl::Status s = AwaitMirror(
+          mirror, result->seen().last_sequence(),
+          harness_->options().wait_timeout,
+          absl::StrCat("the child's wait for ", log_what, " ended (",
+                       result->satisfied() ? "satisfied" : "not satisfied",
+                       ")"));
+      !s.ok()) {
+    return s;
   }
   if (result->satisfied()) return absl::OkStatus();
   if (!result->ended().empty()) {
@@ -63,34 +64,33 @@ absl::Status ServerWaits::OnServer(control::WaitRequest request,
                    "; ", mirror.Summary()));
 }
 
-::testing::AssertionResult ServerWaits::WaitForMessages(uint64_t count,
-                                                        Timeout timeout) const {
-  const std::string what =
-      absl::StrCat(count, count == 1 ? " message" : " messages");
-  control::WaitRequest request;
-  request.set_messages(count);
-  if (absl::Status s =
-          OnServer(request, Or(timeout), absl::StrCat(count, " messages"));
-      !s.ok()) {
+::testing::AssertionResult ServerWaits::OnServerThenMirror(
+    const control::WaitRequest& request, absl::Duration timeout,
+    absl::string_view log_what, const std::string& what,
+    const std::function<absl::Status()>& on_mirror) const {
+  if (absl::Status s = OnServer(request, timeout, log_what); !s.ok()) {
     return Result(s, what);
   }
-  return Result(harness_->log().WaitForMessages(count, Or(timeout)), what);
+  return Result(on_mirror(), what);
+}
+
+::testing::AssertionResult ServerWaits::WaitForMessages(uint64_t count,
+                                                        Timeout timeout) const {
+  control::WaitRequest request;
+  request.set_messages(count);
+  return OnServerThenMirror(
+      request, Or(timeout), absl::StrCat(count, " messages"),
+      absl::StrCat(count, count == 1 ? " message" : " messages"),
+      [&] { return harness_->log().WaitForMessages(count, Or(timeout)); });
 }
 
 ::testing::AssertionResult ServerWaits::SyncLog(Timeout timeout) const {
   if (!harness_->options().out_of_process) return ::testing::AssertionSuccess();
   absl::StatusOr<control::Status> status = harness_->control().Status();
   if (!status.ok()) return Result(status.status(), "the log to catch up");
-  if (!AwaitMirror(harness_->log(), status->log().last_sequence(),
-                   Or(timeout))) {
-    return Result(absl::DeadlineExceededError(absl::StrCat(
-                      "the test's mirror of the child's log did not reach "
-                      "entry ",
-                      status->log().last_sequence(), " within ",
-                      absl::FormatDuration(Or(timeout)))),
-                  "the log to catch up");
-  }
-  return ::testing::AssertionSuccess();
+  return Result(AwaitMirror(harness_->log(), status->log().last_sequence(),
+                            Or(timeout), "sync the log"),
+                "the log to catch up");
 }
 
 ::testing::AssertionResult ServerWaits::WaitForMessage(
@@ -109,16 +109,12 @@ absl::Status ServerWaits::OnServer(control::WaitRequest request,
 
 ::testing::AssertionResult ServerWaits::WaitForConnections(
     uint64_t count, Timeout timeout) const {
-  const std::string what =
-      absl::StrCat(count, count == 1 ? " connection" : " connections");
   control::WaitRequest request;
   request.set_connections(count);
-  if (absl::Status s =
-          OnServer(request, Or(timeout), absl::StrCat(count, " connections"));
-      !s.ok()) {
-    return Result(s, what);
-  }
-  return Result(harness_->log().WaitForConnections(count, Or(timeout)), what);
+  return OnServerThenMirror(
+      request, Or(timeout), absl::StrCat(count, " connections"),
+      absl::StrCat(count, count == 1 ? " connection" : " connections"),
+      [&] { return harness_->log().WaitForConnections(count, Or(timeout)); });
 }
 
 ::testing::AssertionResult ServerWaits::WaitForNextConnection(uint64_t* id,
@@ -186,12 +182,9 @@ absl::Status ServerWaits::OnServer(control::WaitRequest request,
   control::WaitRequest request;
   request.set_closed(true);
   request.set_connection(connection_id);
-  if (absl::Status s = OnServer(request, Or(timeout), what); !s.ok()) {
-    return Result(s, what);
-  }
-  return Result(
-      harness_->log().WaitForConnectionClosed(connection_id, Or(timeout)),
-      what);
+  return OnServerThenMirror(request, Or(timeout), what, what, [&] {
+    return harness_->log().WaitForConnectionClosed(connection_id, Or(timeout));
+  });
 }
 
 }  // namespace fake_tcp::testing

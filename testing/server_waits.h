@@ -2,6 +2,7 @@
 #define TESTING_SERVER_WAITS_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/control/control.pb.h"
 #include "server/message_log.h"
 #include "testing/harness.h"
 
@@ -92,6 +94,11 @@ class ServerWaits {
   // ("waited 1s for <log_what>; <summary>"). In process: OK at once.
   absl::Status OnServer(control::WaitRequest request, absl::Duration timeout,
                         absl::string_view log_what) const;
+  // OnServer, then (if it held) `on_mirror`: the result for the wait `what`.
+  ::testing::AssertionResult OnServerThenMirror(
+      const control::WaitRequest& request, absl::Duration timeout,
+      absl::string_view log_what, const std::string& what,
+      const std::function<absl::Status()>& on_mirror) const;
 
   // Not owned.
   Harness* harness_;
