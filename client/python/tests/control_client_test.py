@@ -353,3 +353,9 @@ def test_readiness_is_said():
         assert health.check(fake.health_address) == "SERVING"
     assert not fake.running and fake.returncode == 0
     assert os.path.basename(fake.command[0]) == "fake_tcp_server"
+
+
+def test_the_session_runs_in_a_network_of_its_own():
+    # fake_tcp_py_test() ran this session through //testing:own_network_exec.
+    described = os.environ.get("FAKE_TCP_SERVER_NETWORK", "")
+    assert "network namespace" in described, described
