@@ -74,7 +74,7 @@ ABSL_FLAG(int64_t, memory_messages, 1000000,
           "(0..10000000; 0 leaves the memory table out).");
 ABSL_FLAG(std::vector<std::string>, sections,
           std::vector<std::string>({"readiness", "fixture", "load", "memory",
-                                    "control"}),
+                                    "control", "python"}),
           "Which tables to print.");
 
 // The compilation mode and the link, from BUILD.
@@ -322,10 +322,10 @@ int Main(int argc, char** argv) {
   const std::vector<std::string> sections = absl::GetFlag(FLAGS_sections);
   for (const std::string& s : sections) {
     if (s != "readiness" && s != "fixture" && s != "load" && s != "memory" &&
-        s != "control") {
-      problems.push_back(
-          absl::StrCat("--sections: \"", s,
-                       "\": readiness, fixture, load, memory or control"));
+        s != "control" && s != "python") {
+      problems.push_back(absl::StrCat(
+          "--sections: \"", s,
+          "\": readiness, fixture, load, memory, control or python"));
     }
   }
   if (!problems.empty()) {
@@ -339,6 +339,36 @@ int Main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+// The Python section: client/python/bench/python_bench.py with Debian's python3,
+// the package from the runfiles and this run's fake; its table goes to stdout.
+absl::Status PythonTable(const Programs& programs, int launches) {
+  BENCH_ASSIGN_OR_RETURN(
+      const std::string script,
+      testing::Runfile("fake_tcp_server/client/python/bench/python_bench.py"));
+  BENCH_ASSIGN_OR_RETURN(
+      const std::string package,
+      testing::Runfile(
+          "fake_tcp_server/client/python/fake_tcp_server/__init__.py"));
+  const std::string root =
+      std::filesystem::path(package).parent_path().parent_path().string();
+  testing::Subprocess::Options options;
+  options.env = {"PYTHONPATH=" + root, "FAKE_TCP_SERVER_BIN=" + programs.fake};
+  options.stdout_fd = STDOUT_FILENO;
+  fflush(stdout);
+  BENCH_ASSIGN_OR_RETURN(
+      testing::Subprocess bench,
+      testing::Subprocess::Start(
+          {"/usr/bin/python3", script,
+           absl::StrCat("--launches=", launches)},
+          options));
+  BENCH_ASSIGN_OR_RETURN(const int code, bench.Wait(absl::Minutes(10)));
+  if (code != 0) {
+    return absl::InternalError(absl::StrCat(
+        "python section: ", script, " exited with ", code, ": ", bench.Stderr()));
+  }
+  return absl::OkStatus();
 }
 
 // The bench once the flags are checked.
@@ -389,6 +419,7 @@ absl::Status Run(const std::vector<std::string>& sections,
     BENCH_RETURN_IF_ERROR(ControlTable(launches * 20));
     BENCH_RETURN_IF_ERROR(ControlPollingTable(duration));
   }
+  if (wanted("python")) BENCH_RETURN_IF_ERROR(PythonTable(programs, launches));
   return absl::OkStatus();
 }
 

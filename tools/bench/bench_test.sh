@@ -13,7 +13,10 @@ for figure in "## Readiness (3 launches each)" \
   "| idle, SERVING | " "| after 20000 messages (fake: 20000, bare: 20000; 0 errors) | " \
   "| after the log is cleared (MessageLog::Clear()) | " "20000 messages received, 0 entries dropped" \
   "## Control API" "| GET /v1/status round trip | " "| wait wake-up: a message sent -> its pending wait returns | " \
-  "## Data path while a client polls the control API"; do
+  "## Data path while a client polls the control API" \
+  "## Python: the pytest plugin (readiness: grpc.health.v1 Watch)" \
+  "| fresh fake: FakeTcpServer.start() to ready | " "| per test on the shared fake: reset | " \
+  "| per test through pytest (200 tests with the fixture − without) | "; do
   grep -qF -- "${figure}" <<<"${out}" || { echo "missing: ${figure}"; exit 1; }
 done
 # Every load row has a rate above zero for both servers and numeric ratios; the
