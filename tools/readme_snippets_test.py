@@ -1,4 +1,5 @@
-"""Every C++ snippet of the READMEs is in a source file that compiles and runs.
+"""Every C++ snippet of the READMEs is in a source file that compiles and runs, and every
+Python snippet of the Python package's README is in one of its examples or its BUILD file.
 
 Each ```cpp block is split at blank lines into paragraphs; every paragraph must appear,
 line by line (indentation aside), in one of the snippet sources, all in the same file.
@@ -15,6 +16,11 @@ READMES = ["README.md", "server/README.md", "testing/README.md", "client/README.
 SOURCES = ["testing/examples/hello_world_test.cc",
            "testing/examples/readme_snippets_test.cc",
            "testing/shared_server_test.cc"]
+PY_README = "client/python/README.md"
+PY_SOURCES = ["client/python/BUILD",
+              "client/python/examples/test_hello.py",
+              "client/python/examples/test_scripts_and_faults.py",
+              "client/python/examples/test_tls_and_record.py"]
 
 
 def runfile(path):
@@ -43,20 +49,26 @@ def contains(lines, paragraph):
 
 class ReadmeSnippetsTest(unittest.TestCase):
 
-    def test_every_cpp_snippet_is_in_a_test(self):
+    def check(self, readmes, language, source_paths, at_least):
         sources = {path: [l.strip() for l in runfile(path).splitlines()]
-                   for path in SOURCES}
+                   for path in source_paths}
         snippets = 0
         missing = []
-        for readme in READMES:
-            for block in re.findall(r"```cpp\n(.*?)```", runfile(readme), re.S):
+        for readme in readmes:
+            for block in re.findall(r"```%s\n(.*?)```" % language, runfile(readme), re.S):
                 snippets += 1
                 if not any(all(contains(lines, p) for p in paragraphs(block))
                            for lines in sources.values()):
                     missing.append("%s:\n%s" % (readme, block))
-        self.assertGreaterEqual(snippets, 8)
+        self.assertGreaterEqual(snippets, at_least)
         self.assertEqual(missing, [], "snippets in no source file:\n" +
                          "\n".join(missing))
+
+    def test_every_cpp_snippet_is_in_a_test(self):
+        self.check(READMES, "cpp", SOURCES, 8)
+
+    def test_every_python_snippet_is_in_an_example(self):
+        self.check([PY_README], "python", PY_SOURCES, 4)
 
 
 if __name__ == "__main__":
