@@ -341,8 +341,9 @@ int Main(int argc, char** argv) {
   return 0;
 }
 
-// The Python section: client/python/bench/python_bench.py with Debian's python3,
-// the package from the runfiles and this run's fake; its table goes to stdout.
+// The Python section: client/python/bench/python_bench.py with Debian's
+// python3, the package from the runfiles and this run's fake; its table goes to
+// stdout.
 absl::Status PythonTable(const Programs& programs, int launches) {
   BENCH_ASSIGN_OR_RETURN(
       const std::string script,
@@ -360,13 +361,13 @@ absl::Status PythonTable(const Programs& programs, int launches) {
   BENCH_ASSIGN_OR_RETURN(
       testing::Subprocess bench,
       testing::Subprocess::Start(
-          {"/usr/bin/python3", script,
-           absl::StrCat("--launches=", launches)},
+          {"/usr/bin/python3", script, absl::StrCat("--launches=", launches)},
           options));
   BENCH_ASSIGN_OR_RETURN(const int code, bench.Wait(absl::Minutes(10)));
   if (code != 0) {
-    return absl::InternalError(absl::StrCat(
-        "python section: ", script, " exited with ", code, ": ", bench.Stderr()));
+    return absl::InternalError(absl::StrCat("python section: ", script,
+                                            " exited with ", code, ": ",
+                                            bench.Stderr()));
   }
   return absl::OkStatus();
 }
