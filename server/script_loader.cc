@@ -14,6 +14,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "re2/re2.h"
 #include "server/script_matcher.h"
+#include "server/strict_json.h"
 #include "tools/base/file.h"
 
 namespace fake_tcp {
@@ -206,6 +207,13 @@ absl::StatusOr<Script> ParseScript(absl::string_view text, ScriptFormat format,
                                    absl::string_view source) {
   Script script;
   if (format == ScriptFormat::kJson) {
+    // Strict first: protobuf's parser lets trailing commas, single quotes, duplicate
+    // keys and "yes" for a bool through.
+    if (absl::Status strict = CheckStrictJson(text, *Script::descriptor());
+        !strict.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ":", strict.message()));
+    }
     const auto status =
         google::protobuf::util::JsonStringToMessage(std::string(text), &script);
     if (!status.ok()) {

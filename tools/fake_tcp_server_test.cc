@@ -49,6 +49,10 @@ TEST_F(ToolTest, InvalidFlagsAndScriptsExitTwoNamingTheProblem) {
   const std::string bad_script = dir_ + "/bad.textproto";
   std::ofstream(bad_script)
       << "rules { when { equals: 'x' } fault { probability: 2 } }";
+  const std::string lenient_json = dir_ + "/lenient.json";
+  std::ofstream(lenient_json) << "{\"rules\": [{\"when\": {\"any\": true}},]}";
+  const std::string bad_flags = dir_ + "/bad.flags";
+  std::ofstream(bad_flags) << "# a flag file\n--port=0\n  --bogus=1\n";
   struct Case {
     std::vector<std::string> flags;
     std::string message;
@@ -63,6 +67,11 @@ TEST_F(ToolTest, InvalidFlagsAndScriptsExitTwoNamingTheProblem) {
       {{"--script=" + bad_script},
        "rules[0].fault.probability: must be in [0, 1], got 2"},
       {{"--script=" + dir_ + "/missing.textproto"}, "cannot read it"},
+      {{"--script=" + lenient_json},
+       lenient_json + ":1:35: a trailing comma (JSON has none)"},
+      {{"--flagfile=" + dir_ + "/missing.flags"},
+       "--flagfile: cannot read " + dir_ + "/missing.flags: No such file"},
+      {{"--flagfile", bad_flags}, "unknown flag --bogus"},
       {{"--framing=length:4:big:little"}, "the byte order is given twice"},
       {{"--framing=fixed:100", "--max_message_size=10"},
        "fixed-size framing of 100 bytes is larger than max_message_size 10"},

@@ -1,7 +1,11 @@
 #include "tools/flags.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <fstream>
 
 #include <string>
 #include <vector>
@@ -10,8 +14,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
@@ -55,48 +61,95 @@ void ShowProgramFlagsInHelp() {
   absl::SetFlagsUsageConfig(usage);
 }
 
+namespace {
+
+// Checks one command-line or flag-file argument ("--name=value", "--name", or
+// "--name" followed by `next`, which it then sets `*used_next`), so that every usage
+// error exits with the program's usage code: absl's parser exits 1 on its own.
+void CheckArgument(const char* program, absl::string_view arg, const char* next,
+                   bool* used_next, int code, int depth);
+
+// A --flagfile's files: each must be readable, each line is one argument.
+void CheckFlagFiles(const char* program, absl::string_view paths, int code,
+                    int depth) {
+  if (depth > 8) {
+    Fail(program, "--flagfile: nested more than 8 deep", code);
+  }
+  for (absl::string_view path : absl::StrSplit(paths, ',', absl::SkipEmpty())) {
+    std::ifstream in{std::string(path)};
+    if (!in) {
+      Fail(program,
+           absl::StrCat("--flagfile: cannot read ", path, ": ",
+                        strerror(errno)),
+           code);
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+      const absl::string_view arg = absl::StripAsciiWhitespace(line);
+      if (arg.empty() || arg[0] == '#') continue;
+      CheckArgument(program, arg, nullptr, nullptr, code, depth + 1);
+    }
+  }
+}
+
+void CheckArgument(const char* program, absl::string_view arg, const char* next,
+                   bool* used_next, int code, int depth) {
+  if (arg.size() < 2 || arg[0] != '-') return;  // positional
+  absl::string_view body = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
+  const size_t eq = body.find('=');
+  const absl::string_view name = body.substr(0, eq);
+  if (name == "flagfile") {
+    if (eq != absl::string_view::npos) {
+      CheckFlagFiles(program, body.substr(eq + 1), code, depth);
+    } else if (next != nullptr) {
+      *used_next = true;
+      CheckFlagFiles(program, next, code, depth);
+    }
+    return;
+  }
+  if (IsBuiltIn(name)) return;
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  if (flag == nullptr && absl::StartsWith(name, "no")) {
+    absl::CommandLineFlag* negated = absl::FindCommandLineFlag(name.substr(2));
+    if (negated != nullptr && negated->IsOfType<bool>() &&
+        eq == absl::string_view::npos) {
+      return;  // --noquiet
+    }
+  }
+  if (flag == nullptr) {
+    Fail(program, "unknown flag --" + std::string(name), code);
+  }
+  std::string value;
+  if (eq != absl::string_view::npos) {
+    value = std::string(body.substr(eq + 1));
+  } else if (flag->IsOfType<bool>()) {
+    value = "true";
+  } else if (next != nullptr) {
+    *used_next = true;
+    value = next;  // --flag value
+  } else {
+    Fail(program, "missing value for --" + std::string(name), code);
+  }
+  std::string error;
+  if (!flag->ParseFrom(value, &error)) {
+    Fail(program,
+         "invalid value \"" + value + "\" for --" + std::string(name) + ": " +
+             error,
+         code);
+  }
+}
+
+}  // namespace
+
 std::vector<char*> ParseFlagsOrExit(int argc, char** argv,
                                     int usage_exit_code) {
   ShowProgramFlagsInHelp();
   for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (arg.size() < 2 || arg[0] != '-') continue;  // positional
-    absl::string_view body =
-        absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
-    const size_t eq = body.find('=');
-    const absl::string_view name = body.substr(0, eq);
-    if (IsBuiltIn(name)) continue;
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr && absl::StartsWith(name, "no")) {
-      absl::CommandLineFlag* negated =
-          absl::FindCommandLineFlag(name.substr(2));
-      if (negated != nullptr && negated->IsOfType<bool>() &&
-          eq == absl::string_view::npos) {
-        continue;  // --noquiet
-      }
-    }
-    if (flag == nullptr) {
-      Fail(argv[0], "unknown flag --" + std::string(name), usage_exit_code);
-    }
-    std::string value;
-    if (eq != absl::string_view::npos) {
-      value = std::string(body.substr(eq + 1));
-    } else if (flag->IsOfType<bool>()) {
-      value = "true";
-    } else if (i + 1 < argc) {
-      value = argv[++i];  // --flag value
-    } else {
-      Fail(argv[0], "missing value for --" + std::string(name),
-           usage_exit_code);
-    }
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      Fail(argv[0],
-           "invalid value \"" + value + "\" for --" + std::string(name) + ": " +
-               error,
-           usage_exit_code);
-    }
+    if (absl::string_view(argv[i]) == "--") break;
+    bool used_next = false;
+    CheckArgument(argv[0], argv[i], i + 1 < argc ? argv[i + 1] : nullptr,
+                  &used_next, usage_exit_code, 0);
+    if (used_next) ++i;
   }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/strict_json.h"
 
 namespace fake_tcp {
 namespace {
@@ -44,6 +45,12 @@ absl::Status ParseControlJson(absl::string_view body, absl::string_view op,
   message->Clear();
   if (body.find_first_not_of(" \t\r\n") == absl::string_view::npos) {
     return absl::OkStatus();
+  }
+  if (absl::Status strict = CheckStrictJson(body, *message->GetDescriptor());
+      !strict.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": the body is not a ", message->GetTypeName(),
+                     " in strict JSON: ", strict.message()));
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;

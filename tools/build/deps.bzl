@@ -54,6 +54,8 @@ SYSTEM_LIBRARIES = {
     "libevent": ["libevent_core", "libevent_extra", "libevent_pthreads"],
     "openssl": ["openssl"],
     "protobuf": ["protobuf"],
+    # Strict JSON for scripts and control requests (server/strict_json); header-only.
+    "rapidjson": ["RapidJSON"],
     "re2": ["re2"],
 }
 
@@ -99,6 +101,7 @@ FROM_SOURCE = {
     "libevent": ["@com_github_libevent_libevent//:libevent"],
     "openssl": ["@boringssl//:ssl"],
     "protobuf": ["@com_google_protobuf//:protobuf"],
+    "rapidjson": ["@com_github_tencent_rapidjson//:rapidjson"],
     "re2": ["@com_googlesource_code_re2//:re2"],
     "protoc": ["@com_google_protobuf//:protoc"],
     "grpc_cpp_plugin": ["@com_github_grpc_grpc//src/compiler:grpc_cpp_plugin"],
