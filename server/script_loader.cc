@@ -207,8 +207,8 @@ absl::StatusOr<Script> ParseScript(absl::string_view text, ScriptFormat format,
                                    absl::string_view source) {
   Script script;
   if (format == ScriptFormat::kJson) {
-    // Strict first: protobuf's parser lets trailing commas, single quotes, duplicate
-    // keys and "yes" for a bool through.
+    // Strict first: protobuf's parser lets trailing commas, single quotes,
+    // duplicate keys and "yes" for a bool through.
     if (absl::Status strict = CheckStrictJson(text, *Script::descriptor());
         !strict.ok()) {
       return absl::InvalidArgumentError(

@@ -88,7 +88,8 @@ TEST(ScriptTest, ParseErrorsNameLineAndColumn) {
   EXPECT_THAT(std::string(parsed.status().message()),
               HasSubstr("kv.json:1:22: rules[0].when: no field \"equalz\""));
 
-  // Strict JSON (server/strict_json.h): what protobuf's parser alone lets through.
+  // Strict JSON (server/strict_json.h): what protobuf's parser alone lets
+  // through.
   parsed = ParseScript("{\"rules\": [{\"when\": {\"any\": \"yes\"}}]}",
                        ScriptFormat::kJson, "kv.json");
   EXPECT_EQ(std::string(parsed.status().message()),
@@ -120,8 +121,9 @@ TEST(ScriptTest, DeepNestingIsAnErrorNotACrash) {
   json += "}]}";
   parsed = ParseScript(json, ScriptFormat::kJson, "deep.json");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(parsed.status().message()),
-              AllOf(HasSubstr("deep.json:1:"), HasSubstr("nested deeper than")));
+  EXPECT_THAT(
+      std::string(parsed.status().message()),
+      AllOf(HasSubstr("deep.json:1:"), HasSubstr("nested deeper than")));
 
   // Nesting within the bound still loads.
   std::string ok = "rules { when { ";

@@ -21,16 +21,16 @@ using google::protobuf::OneofDescriptor;
 
 // What the next JSON value must be.
 enum class Want {
-  kAnything,      // inside google.protobuf.Struct / Value / Any
-  kMessage,       // an object whose keys are the message's fields
-  kMap,           // an object whose values are the map's values
-  kArray,         // a repeated field
-  kFreeObject,    // google.protobuf.Struct, Any
-  kFreeArray,     // google.protobuf.ListValue
+  kAnything,    // inside google.protobuf.Struct / Value / Any
+  kMessage,     // an object whose keys are the message's fields
+  kMap,         // an object whose values are the map's values
+  kArray,       // a repeated field
+  kFreeObject,  // google.protobuf.Struct, Any
+  kFreeArray,   // google.protobuf.ListValue
   kBool,
-  kString,        // string, bytes (base64), Duration, Timestamp, FieldMask
-  kNumber,        // a number or a numeric string
-  kEnum,          // a name or a number
+  kString,  // string, bytes (base64), Duration, Timestamp, FieldMask
+  kNumber,  // a number or a numeric string
+  kEnum,    // a name or a number
 };
 
 std::string Describe(Want want, const Descriptor* message) {
@@ -59,24 +59,25 @@ std::string Describe(Want want, const Descriptor* message) {
 }
 
 Want ForMessage(const Descriptor& d) {
-  static const auto* const kWellKnown = new absl::flat_hash_map<std::string, Want>{
-      {"google.protobuf.Duration", Want::kString},
-      {"google.protobuf.Timestamp", Want::kString},
-      {"google.protobuf.FieldMask", Want::kString},
-      {"google.protobuf.Struct", Want::kFreeObject},
-      {"google.protobuf.Any", Want::kFreeObject},
-      {"google.protobuf.Value", Want::kAnything},
-      {"google.protobuf.ListValue", Want::kFreeArray},
-      {"google.protobuf.BoolValue", Want::kBool},
-      {"google.protobuf.StringValue", Want::kString},
-      {"google.protobuf.BytesValue", Want::kString},
-      {"google.protobuf.DoubleValue", Want::kNumber},
-      {"google.protobuf.FloatValue", Want::kNumber},
-      {"google.protobuf.Int64Value", Want::kNumber},
-      {"google.protobuf.UInt64Value", Want::kNumber},
-      {"google.protobuf.Int32Value", Want::kNumber},
-      {"google.protobuf.UInt32Value", Want::kNumber},
-  };
+  static const auto* const kWellKnown =
+      new absl::flat_hash_map<std::string, Want>{
+          {"google.protobuf.Duration", Want::kString},
+          {"google.protobuf.Timestamp", Want::kString},
+          {"google.protobuf.FieldMask", Want::kString},
+          {"google.protobuf.Struct", Want::kFreeObject},
+          {"google.protobuf.Any", Want::kFreeObject},
+          {"google.protobuf.Value", Want::kAnything},
+          {"google.protobuf.ListValue", Want::kFreeArray},
+          {"google.protobuf.BoolValue", Want::kBool},
+          {"google.protobuf.StringValue", Want::kString},
+          {"google.protobuf.BytesValue", Want::kString},
+          {"google.protobuf.DoubleValue", Want::kNumber},
+          {"google.protobuf.FloatValue", Want::kNumber},
+          {"google.protobuf.Int64Value", Want::kNumber},
+          {"google.protobuf.UInt64Value", Want::kNumber},
+          {"google.protobuf.Int32Value", Want::kNumber},
+          {"google.protobuf.UInt32Value", Want::kNumber},
+      };
   const auto it = kWellKnown->find(d.full_name());
   return it == kWellKnown->end() ? Want::kMessage : it->second;
 }
@@ -106,28 +107,28 @@ Want ForField(const FieldDescriptor& field, bool element,
 
 // One open object or array.
 struct Frame {
-  Want want;                          // kMessage, kMap, kArray or kAnything
-  const Descriptor* message;          // kMessage
-  const FieldDescriptor* field;       // kMap, kArray: the field it is the value of
+  Want want;                     // kMessage, kMap, kArray or kAnything
+  const Descriptor* message;     // kMessage
+  const FieldDescriptor* field;  // kMap, kArray: the field it is the value of
   std::string path;
-  int index = 0;                      // kArray: the next element's
+  int index = 0;                          // kArray: the next element's
   absl::flat_hash_set<std::string> keys;  // kMessage: field names; kMap: keys
   absl::flat_hash_map<const OneofDescriptor*, std::string> oneofs;
-  const FieldDescriptor* pending = nullptr;  // kMessage: the field of the last key
+  const FieldDescriptor* pending =
+      nullptr;  // kMessage: the field of the last key
   std::string pending_path;
 };
 
 // A RapidJSON SAX handler that checks each value against what its place wants.
-class Checker : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Checker> {
+class Checker
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Checker> {
  public:
   Checker(absl::string_view text, const rapidjson::MemoryStream& stream,
           const Descriptor& type)
       : text_(text), stream_(stream), type_(type) {}
 
   bool Null() { return Scalar("null", {}); }
-  bool Bool(bool b) {
-    return Scalar(b ? "true" : "false", {Want::kBool});
-  }
+  bool Bool(bool b) { return Scalar(b ? "true" : "false", {Want::kBool}); }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
     return Scalar(absl::StrCat("the number ", absl::string_view(s, n)),
                   {Want::kNumber, Want::kEnum});
@@ -171,8 +172,8 @@ class Checker : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Checker> 
     if (top.want == Want::kMap) {
       top.pending_path = absl::StrCat(top.path, "[\"", key, "\"]");
       if (!top.keys.insert(key).second) {
-        return Fail(absl::StrCat(top.path, ": the key \"", key,
-                                 "\" appears twice"));
+        return Fail(
+            absl::StrCat(top.path, ": the key \"", key, "\" appears twice"));
       }
     } else if (top.want == Want::kMessage) {
       return MessageKey(top, key);
@@ -259,13 +260,14 @@ class Checker : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Checker> 
     }
     const std::string where = top.path.empty() ? top.message->name() : top.path;
     if (field == nullptr) {
-      return Fail(absl::StrCat(where, ": no field \"", key, "\" in ",
-                               top.message->name(), " (it has ",
-                               names.empty() ? "none" : absl::StrJoin(names, ", "),
-                               ")"));
+      return Fail(absl::StrCat(
+          where, ": no field \"", key, "\" in ", top.message->name(),
+          " (it has ", names.empty() ? "none" : absl::StrJoin(names, ", "),
+          ")"));
     }
     if (!top.keys.insert(field->name()).second) {
-      return Fail(absl::StrCat(where, ": \"", field->name(), "\" appears twice"));
+      return Fail(
+          absl::StrCat(where, ": \"", field->name(), "\" appears twice"));
     }
     if (const OneofDescriptor* oneof = field->real_containing_oneof()) {
       auto [it, inserted] = top.oneofs.try_emplace(oneof, field->name());
@@ -276,8 +278,9 @@ class Checker : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Checker> 
       }
     }
     top.pending = field;
-    top.pending_path =
-        top.path.empty() ? field->name() : absl::StrCat(top.path, ".", field->name());
+    top.pending_path = top.path.empty()
+                           ? field->name()
+                           : absl::StrCat(top.path, ".", field->name());
     last_end_ = stream_.Tell();
     return true;
   }
@@ -300,11 +303,12 @@ class Checker : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Checker> 
     return true;
   }
 
-  // RapidJSON reports a bracket before it takes it, and a string or number after.
+  // RapidJSON reports a bracket before it takes it, and a string or number
+  // after.
   void PastBracket() {
     const size_t at = stream_.Tell();
-    last_end_ = at < text_.size() && absl::string_view("{}[]").find(text_[at]) !=
-                                         absl::string_view::npos
+    last_end_ = at < text_.size() && absl::string_view("{}[]").find(
+                                         text_[at]) != absl::string_view::npos
                     ? at + 1
                     : at;
   }
@@ -321,10 +325,12 @@ class Checker : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Checker> 
   }
 
   bool Fail(const std::string& what) {
-    // Where the offending token starts: past the separators after the previous one.
+    // Where the offending token starts: past the separators after the previous
+    // one.
     size_t at = last_end_;
-    while (at < text_.size() && absl::string_view(" \t\r\n:,").find(text_[at]) !=
-                                    absl::string_view::npos) {
+    while (at < text_.size() &&
+           absl::string_view(" \t\r\n:,").find(text_[at]) !=
+               absl::string_view::npos) {
       ++at;
     }
     error_ = absl::StrCat(Position(at), ": ", what);
@@ -339,8 +345,8 @@ class Checker : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Checker> 
   std::string error_;
 };
 
-// The last character before `*offset` that is not white space (moving `*offset` to
-// it), or 0.
+// The last character before `*offset` that is not white space (moving `*offset`
+// to it), or 0.
 char PreviousNonSpace(absl::string_view text, size_t* offset) {
   while (*offset > 0) {
     const char c = text[--*offset];
@@ -349,8 +355,8 @@ char PreviousNonSpace(absl::string_view text, size_t* offset) {
   return 0;
 }
 
-// "LINE:COLUMN: what", RapidJSON's message for a syntax error made specific for the
-// usual mistakes; `position` turns an offset into "LINE:COLUMN".
+// "LINE:COLUMN: what", RapidJSON's message for a syntax error made specific for
+// the usual mistakes; `position` turns an offset into "LINE:COLUMN".
 template <typename Position>
 std::string SyntaxError(absl::string_view text, rapidjson::ParseErrorCode code,
                         size_t offset, const Position& position) {
@@ -359,7 +365,8 @@ std::string SyntaxError(absl::string_view text, rapidjson::ParseErrorCode code,
       (code == rapidjson::kParseErrorValueInvalid && at == ']')) {
     size_t comma = offset;
     if (PreviousNonSpace(text, &comma) == ',') {
-      return absl::StrCat(position(comma), ": a trailing comma (JSON has none)");
+      return absl::StrCat(position(comma),
+                          ": a trailing comma (JSON has none)");
     }
   }
   std::string what = rapidjson::GetParseError_En(code);

@@ -78,7 +78,8 @@ TEST(StrictJsonTest, AWrongTypeNamesTheFieldPathAndWhatItWants) {
             "1:28: rules[0].max_matches: wants a number, got true");
   EXPECT_EQ(ErrorOf(R"({"rules": [{"fault": {"delay": 5}}]})"),
             "1:32: rules[0].fault.delay: wants a string, got the number 5");
-  EXPECT_EQ(ErrorOf(R"([])"), "1:1: Script: wants an object (a Script), got an array");
+  EXPECT_EQ(ErrorOf(R"([])"),
+            "1:1: Script: wants an object (a Script), got an array");
   const std::string long_value(100, 'y');
   EXPECT_THAT(ErrorOf(absl::StrCat(R"({"rules": [{"when": {"any": ")",
                                    long_value, R"("}}]})")),
@@ -99,9 +100,10 @@ TEST(StrictJsonTest, AKeyTwiceAndTwoMembersOfOneOneofAreErrors) {
             "1:15: Script: \"rules\" appears twice");
   EXPECT_EQ(ErrorOf(R"({"rules": [{"max_matches": 1, "maxMatches": 2}]})"),
             "1:31: rules[0]: \"max_matches\" appears twice");
-  EXPECT_EQ(ErrorOf(R"({"rules": [{"when": {"any": true, "prefix": "eA=="}}]})"),
-            "1:35: rules[0].when: \"any\" and \"prefix\" are both set; only one "
-            "of kind can be");
+  EXPECT_EQ(
+      ErrorOf(R"({"rules": [{"when": {"any": true, "prefix": "eA=="}}]})"),
+      "1:35: rules[0].when: \"any\" and \"prefix\" are both set; only one "
+      "of kind can be");
 }
 
 TEST(StrictJsonTest, NestingIsBounded) {
@@ -110,15 +112,16 @@ TEST(StrictJsonTest, NestingIsBounded) {
   deep += R"({"any": true})";
   for (int i = 0; i < 2 * kMaxJsonDepth; ++i) deep += "}";
   deep += "}]}";
-  EXPECT_THAT(ErrorOf(deep), HasSubstr(absl::StrCat(
-                                 ": nested deeper than ", kMaxJsonDepth, " levels")));
+  EXPECT_THAT(ErrorOf(deep), HasSubstr(absl::StrCat(": nested deeper than ",
+                                                    kMaxJsonDepth, " levels")));
   // Ten thousand open brackets: an error, not a stack overflow.
-  EXPECT_THAT(ErrorOf(std::string(10000, '[')), HasSubstr("1:1: Script: wants"));
+  EXPECT_THAT(ErrorOf(std::string(10000, '[')),
+              HasSubstr("1:1: Script: wants"));
 }
 
 TEST(StrictJsonTest, MapsAndWellKnownTypes) {
-  // A message with a map, a Struct and a wrapper, defined here so the test needs no
-  // generated code for it.
+  // A message with a map, a Struct and a wrapper, defined here so the test
+  // needs no generated code for it.
   google::protobuf::FileDescriptorProto file;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
       R"pb(
@@ -130,21 +133,43 @@ TEST(StrictJsonTest, MapsAndWellKnownTypes) {
         message_type {
           name: "M"
           field {
-            name: "counts" number: 1 label: LABEL_REPEATED type: TYPE_MESSAGE
-            type_name: ".t.M.CountsEntry" json_name: "counts"
+            name: "counts"
+            number: 1
+            label: LABEL_REPEATED
+            type: TYPE_MESSAGE
+            type_name: ".t.M.CountsEntry"
+            json_name: "counts"
           }
           field {
-            name: "extra" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-            type_name: ".google.protobuf.Struct" json_name: "extra"
+            name: "extra"
+            number: 2
+            label: LABEL_OPTIONAL
+            type: TYPE_MESSAGE
+            type_name: ".google.protobuf.Struct"
+            json_name: "extra"
           }
           field {
-            name: "flag" number: 3 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-            type_name: ".google.protobuf.BoolValue" json_name: "flag"
+            name: "flag"
+            number: 3
+            label: LABEL_OPTIONAL
+            type: TYPE_MESSAGE
+            type_name: ".google.protobuf.BoolValue"
+            json_name: "flag"
           }
           nested_type {
             name: "CountsEntry"
-            field { name: "key" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
-            field { name: "value" number: 2 label: LABEL_OPTIONAL type: TYPE_INT32 }
+            field {
+              name: "key"
+              number: 1
+              label: LABEL_OPTIONAL
+              type: TYPE_STRING
+            }
+            field {
+              name: "value"
+              number: 2
+              label: LABEL_OPTIONAL
+              type: TYPE_INT32
+            }
             options { map_entry: true }
           }
         }

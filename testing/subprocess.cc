@@ -54,8 +54,12 @@ absl::StatusOr<Subprocess> Subprocess::Start(
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
-                                   O_RDONLY, 0);
+  if (options.stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, options.stdin_fd, STDIN_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+                                     O_RDONLY, 0);
+  }
   if (options.stdout_fd >= 0) {
     p.stdout_path_.clear();
     posix_spawn_file_actions_adddup2(&actions, options.stdout_fd,

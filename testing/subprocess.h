@@ -25,6 +25,10 @@ class Subprocess {
     // The child's stdout, if >= 0 (e.g. a pipe's write end, which the caller
     // still owns); else a file under $TEST_TMPDIR that Stdout() reads.
     int stdout_fd = -1;
+    // The child's stdin, if >= 0 (e.g. a pipe's read end, which the caller
+    // still owns; open it O_CLOEXEC so the child holds no other end); else
+    // /dev/null.
+    int stdin_fd = -1;
   };
 
   // Starts `argv[0]` (a path) with `argv`. Returns the spawn error naming the

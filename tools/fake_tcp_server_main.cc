@@ -8,6 +8,7 @@
 // Exit codes: 0 clean shutdown; 1 cannot serve (e.g. port in use); 2 invalid
 // flags.
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -158,6 +159,9 @@ ABSL_FLAG(bool, quiet, false, "Print only the start line, not every event.");
 ABSL_FLAG(bool, verbose, false, "Print a hex dump of every message.");
 ABSL_FLAG(std::string, transcript, "",
           "On exit, write the whole message log (text) to this file.");
+ABSL_FLAG(bool, stop_on_stdin_eof, false,
+          "Shut down as on SIGTERM when standard input ends: a launcher that "
+          "holds a pipe to it takes the fake with it however it exits.");
 
 namespace fake_tcp {
 namespace {
@@ -262,6 +266,7 @@ int Main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  if (absl::GetFlag(FLAGS_stop_on_stdin_eof)) sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::shared_ptr<ScriptedResponder> scripted;
@@ -395,16 +400,36 @@ int Main(int argc, char** argv) {
         event_log.empty() ? nullptr : &event_stream, &out, &progress);
   }
 
+  // The end of standard input is SIGUSR1 to the sigwait() below: one that comes
+  // after a SIGTERM is never taken, where a second SIGTERM would end the
+  // process.
+  if (absl::GetFlag(FLAGS_stop_on_stdin_eof)) {
+    std::thread([] {
+      char buffer[512];
+      ssize_t n;
+      while ((n = read(STDIN_FILENO, buffer, sizeof buffer)) > 0 ||
+             (n < 0 && errno == EINTR)) {
+      }
+      kill(getpid(), SIGUSR1);
+    }).detach();
+  }
+
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   // A second signal ends the process at once, whatever shutdown is doing.
-  std::thread([signals] {
+  std::thread([] {
+    sigset_t second;
+    sigemptyset(&second);
+    sigaddset(&second, SIGINT);
+    sigaddset(&second, SIGTERM);
     int again = 0;
-    sigwait(&signals, &again);
+    sigwait(&second, &again);
     _exit(128 + again);
   }).detach();
   fprintf(stderr, "fake_tcp_server: %s, shutting down\n",
-          signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+          signal_number == SIGINT    ? "SIGINT"
+          : signal_number == SIGUSR1 ? "standard input ended"
+                                     : "SIGTERM");
 
   // The health endpoint reports NOT_SERVING first (Stop notifies it), then
   // every connection closes and the log is complete. What stdout does not take

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -360,6 +361,46 @@ TEST_F(ToolTest, SecondSignalExitsAtOnce) {
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 128 + SIGTERM);
   close(reader);
+}
+
+TEST_F(ToolTest, StopOnStdinEofShutsDownCleanlyWhenTheLauncherGoes) {
+  // The launcher's end of the pipe closing (it exited, however) stops the fake
+  // as SIGTERM does: transcript written, exit 0.
+  int pipe_fds[2];
+  ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
+  Subprocess::Options options;
+  options.stdin_fd = pipe_fds[0];
+  const std::string transcript = dir_ + "/stdin.transcript";
+  StartServer({"--stop_on_stdin_eof", "--transcript=" + transcript}, options);
+  close(pipe_fds[0]);
+  std::string out;
+  EXPECT_EQ(Run({send_binary_, "--address=" + address_, "--data=hi"}, &out), 0);
+  EXPECT_EQ(out, "Received");
+  ASSERT_EQ(write(pipe_fds[1], "ignored\n", 8),
+            8);  // input is read and dropped
+  close(pipe_fds[1]);
+  absl::StatusOr<int> code = server_->Wait(kTimeout);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << server_->Stderr();
+  EXPECT_THAT(server_->Stderr(),
+              HasSubstr("standard input ended, shutting down"));
+  std::ifstream in(transcript);
+  const std::string text((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("received 2 bytes \"hi\""));
+
+  // After a SIGTERM, the end of input (the launcher going once it has
+  // signalled) is not a second signal that would cut the shutdown short.
+  ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
+  options.stdin_fd = pipe_fds[0];
+  StartServer({"--stop_on_stdin_eof"}, options);
+  close(pipe_fds[0]);
+  server_->Signal(SIGTERM);
+  close(pipe_fds[1]);
+  code = server_->Wait(kTimeout);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << server_->Stderr();
+  EXPECT_THAT(server_->Stderr(), HasSubstr("SIGTERM, shutting down"));
 }
 
 TEST_F(ToolTest, VerbosePrintsHexDumps) {

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <fstream>
-
 #include <string>
 #include <vector>
 
@@ -64,8 +63,9 @@ void ShowProgramFlagsInHelp() {
 namespace {
 
 // Checks one command-line or flag-file argument ("--name=value", "--name", or
-// "--name" followed by `next`, which it then sets `*used_next`), so that every usage
-// error exits with the program's usage code: absl's parser exits 1 on its own.
+// "--name" followed by `next`, which it then sets `*used_next`), so that every
+// usage error exits with the program's usage code: absl's parser exits 1 on its
+// own.
 void CheckArgument(const char* program, absl::string_view arg, const char* next,
                    bool* used_next, int code, int depth);
 
@@ -78,10 +78,10 @@ void CheckFlagFiles(const char* program, absl::string_view paths, int code,
   for (absl::string_view path : absl::StrSplit(paths, ',', absl::SkipEmpty())) {
     std::ifstream in{std::string(path)};
     if (!in) {
-      Fail(program,
-           absl::StrCat("--flagfile: cannot read ", path, ": ",
-                        strerror(errno)),
-           code);
+      Fail(
+          program,
+          absl::StrCat("--flagfile: cannot read ", path, ": ", strerror(errno)),
+          code);
     }
     std::string line;
     while (std::getline(in, line)) {

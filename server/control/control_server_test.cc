@@ -149,7 +149,8 @@ TEST_F(ControlServerTest, BadRequestsAreClearErrors) {
           "{\"script\": {\"rules\": [{\"when\": {\"regex\": \"(\"}}]}}");
   EXPECT_EQ(a.code, 400);
   EXPECT_THAT(a.body, HasSubstr("rules[0].when.regex"));
-  // Strict JSON, as for script files: what protobuf's parser alone would let through.
+  // Strict JSON, as for script files: what protobuf's parser alone would let
+  // through.
   a = Raw("PUT", "/v1/script",
           "{\"script\": {\"rules\": [{\"when\": {\"any\": true}},]}}");
   EXPECT_EQ(a.code, 400);
@@ -157,7 +158,8 @@ TEST_F(ControlServerTest, BadRequestsAreClearErrors) {
   a = Raw("PUT", "/v1/script",
           "{\"script\": {\"rules\": [{\"when\": {\"any\": \"yes\"}}]}}");
   EXPECT_EQ(a.code, 400);
-  EXPECT_THAT(a.body, HasSubstr("script.rules[0].when.any: wants true or false"));
+  EXPECT_THAT(a.body,
+              HasSubstr("script.rules[0].when.any: wants true or false"));
   a = Raw("POST", "/v1/wait", "{\"messages\": 1, \"messages\": 2}");
   EXPECT_EQ(a.code, 400);
   EXPECT_THAT(a.body, HasSubstr("\\\"messages\\\" appears twice"));

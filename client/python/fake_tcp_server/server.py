@@ -16,7 +16,6 @@ control API is up and, when grpcio is installed, its grpc.health.v1 endpoint say
 from __future__ import annotations
 
 import collections
-import ctypes
 import json
 import os
 import selectors
@@ -72,15 +71,6 @@ def _flag(name: str, value: Any) -> Optional[str]:
     if isinstance(value, (list, tuple)):
         return f"--{name}={','.join(str(v) for v in value)}"
     return f"--{name}={value}"
-
-
-def _set_parent_death_signal() -> None:
-    """In the child: SIGKILL when the test process dies, so no fake outlives it."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class _Drain(threading.Thread):
@@ -179,6 +169,8 @@ class FakeTcpServer(ControlClient):
         if flags.get("tls"):
             flags.setdefault("tls_ca_file", os.path.join(workdir, "ca.pem"))
         flags["control_address_file"] = os.path.join(workdir, "control.json")
+        # No fake outlives this process: it stops when the pipe to its stdin closes.
+        flags["stop_on_stdin_eof"] = True
         command = [binary_lib.find_binary(self._binary_arg)]
         command += [f for f in (_flag(k, v) for k, v in flags.items()) if f]
         command += self._extra_args
@@ -200,11 +192,12 @@ class FakeTcpServer(ControlClient):
         try:
             self._process = subprocess.Popen(
                 self.command,
-                stdin=subprocess.DEVNULL,
+                # No preexec_fn: it forces fork() over vfork(), and a fork() after
+                # grpcio has run crashes in its fork handlers.
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=self._env,
-                preexec_fn=_set_parent_death_signal,
             )
         except OSError as e:
             raise StartError(f"fake_tcp_server: cannot run {self.command[0]}: {e}") from e
@@ -280,6 +273,8 @@ class FakeTcpServer(ControlClient):
             if stream and not stream.closed and not self._drains:
                 for line in stream.read().decode("utf-8", "replace").splitlines():
                     kept.append(line)
+        if self._process.stdin and not self._process.stdin.closed:
+            self._process.stdin.close()
         for d in self._drains:
             d.join(5)
         raise StartError(
@@ -306,6 +301,8 @@ class FakeTcpServer(ControlClient):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process.stdin and not process.stdin.closed:
+            process.stdin.close()
         for d in self._drains:
             d.join(5)
         for stream in (process.stdout, process.stderr):

@@ -1,8 +1,12 @@
 """Every operation of the Python control client and launcher, against the real fake."""
 
 import os
+import select
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -307,6 +311,38 @@ def test_shutdown_keeps_the_transcript():
         assert e.value.code == "UNAVAILABLE"
     finally:
         fake.cleanup()
+
+
+def test_a_launcher_killed_outright_takes_its_fake_with_it(tmp_path):
+    # A test process SIGKILLed (Bazel's timeout, an OOM kill) leaves no fake behind:
+    # the fake stops when the pipe to its stdin closes, writing its transcript.
+    launcher = subprocess.Popen(
+        [sys.executable, "-c",
+         "import socket, sys\n"
+         "from fake_tcp_server import FakeTcpServer\n"
+         f"fake = FakeTcpServer(workdir={str(tmp_path)!r}).start()\n"
+         "with socket.create_connection(fake.address, timeout=30) as c:\n"
+         "    c.sendall(b'before the kill')\n"
+         "    fake.wait_for_messages(1, timeout=30)\n"
+         "print(fake.pid, flush=True)\n"
+         "sys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy(),
+    )
+    try:
+        pid = int(launcher.stdout.readline())
+        fake_pidfd = os.pidfd_open(pid)
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait(TIMEOUT)
+        readable, _, _ = select.select([fake_pidfd], [], [], TIMEOUT)
+        assert readable, f"the fake (pid {pid}) outlived its launcher"
+        os.close(fake_pidfd)
+        with open(tmp_path / "transcript.txt", encoding="utf-8") as f:
+            assert 'received 15 bytes "before the kill"' in f.read()
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        launcher.stdin.close()
+        launcher.stdout.close()
 
 
 def test_a_client_of_a_running_fake_from_its_address_file(tmp_path):
