@@ -160,7 +160,8 @@ int Run(const std::vector<std::string>& args) {
           status.unused_rules().empty()
               ? ""
               : absl::StrCat("; rules never matched: ",
-                             absl::StrJoin(status.unused_rules(), ", "))
+                             JoinCapped(status.unused_rules(),
+                                        status.unused_rules_not_shown()))
                     .c_str());
       for (const control::Connection& c : status.connections()) {
         printf("  conn %llu %s %s: %llu bytes in, %llu out\n",

@@ -460,7 +460,7 @@ int Main(int argc, char** argv) {
     const std::vector<std::string> unused = scripted->UnusedRules();
     if (!unused.empty()) {
       fprintf(stderr, "fake_tcp_server: rules that never matched: %s\n",
-              absl::StrJoin(unused, ", ").c_str());
+              JoinCapped(unused).c_str());
     }
     const std::vector<UnmatchedMessage> unmatched =
         scripted->UnmatchedMessages();

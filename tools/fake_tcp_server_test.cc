@@ -441,5 +441,22 @@ TEST_F(ToolTest, ScriptFileDrivesTheReplies) {
   EXPECT_THAT(server_->Stderr(), HasSubstr("\"PUT\" matched no rule"));
 }
 
+TEST_F(ToolTest, LongListsAtExitAreCapped) {
+  const std::string script = dir_ + "/many.textproto";
+  {
+    std::ofstream out(script);
+    for (int i = 0; i < 30; ++i) {
+      out << "rules { name: 'r" << i << "' when { equals: 'never' } }\n";
+    }
+  }
+  StartServer({"--script=" + script});
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(kTimeout).ok());
+  EXPECT_THAT(server_->Stderr(),
+              HasSubstr("rules that never matched: r0, r1, r2, r3, r4, r5, r6, "
+                        "r7, r8, r9, r10, r11, r12, r13, r14, r15, r16, r17, "
+                        "r18, r19 and 10 more\n"));
+}
+
 }  // namespace
 }  // namespace fake_tcp

@@ -1,8 +1,12 @@
 #ifndef TOOLS_FLAGS_H_
 #define TOOLS_FLAGS_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace fake_tcp {
 
@@ -24,6 +28,20 @@ void ShowProgramFlagsInHelp();
 // runfiles tree Bazel runs the program in. Absolute paths, empty paths, "-",
 // and relative paths outside `bazel run` are returned unchanged.
 std::string UserPath(const std::string& path);
+
+// The first `shown` of `names` joined with ", ", then " and N more" for the
+// rest and for `not_listed` more that `names` leaves out, so that a line the
+// programs print stays readable with 150,000 rules.
+template <typename Names>
+std::string JoinCapped(const Names& names, size_t not_listed = 0,
+                       size_t shown = 20) {
+  const size_t n = static_cast<size_t>(names.size());
+  const size_t more = (n > shown ? n - shown : 0) + not_listed;
+  std::string out = absl::StrJoin(
+      names.begin(), names.begin() + (n > shown ? shown : n), ", ");
+  if (more > 0) absl::StrAppend(&out, " and ", more, " more");
+  return out;
+}
 
 }  // namespace fake_tcp
 

@@ -309,6 +309,25 @@ TEST_F(ControlServerTest, PauseResumeAndStopAccepting) {
   Exchange(c, "back");
 }
 
+TEST_F(ControlServerTest, StatusListsAreCappedAndCountTheRest) {
+  std::string rules;
+  for (int i = 0; i < kStatusListCap + 200; ++i) {
+    absl::StrAppend(&rules, i == 0 ? "" : ",", R"({"name": "r)", i,
+                    R"(", "when": {"prefix": "eA=="}})");
+  }
+  ControlAnswer a =
+      Raw("PUT", "/v1/script",
+          absl::StrCat(R"({"script": {"rules": [)", rules, "]}}"));
+  ASSERT_EQ(a.code, 200) << a.body;
+  const control::Status status = GetStatus();
+  EXPECT_EQ(status.rules_size(), kStatusListCap);
+  EXPECT_EQ(status.rules_not_shown(), 200u);
+  EXPECT_EQ(status.unused_rules_size(), kStatusListCap);
+  EXPECT_EQ(status.unused_rules_not_shown(), 200u);
+  EXPECT_EQ(status.unused_rules(0), "r0");
+  EXPECT_EQ(status.connections_not_shown(), 0u);
+}
+
 TEST_F(ControlServerTest, ScriptReplyAndClearChangeAnswersWhileRunning) {
   TcpClient c = Connect();
   Exchange(c, "before");

@@ -67,6 +67,10 @@ control::Status ControlService::GetStatus() {
           server_.Connections();
       connections.ok()) {
     for (const ConnectionInfo& info : *connections) {
+      if (status.connections_size() >= kStatusListCap) {
+        status.set_connections_not_shown(status.connections_not_shown() + 1);
+        continue;
+      }
       control::Connection* c = status.add_connections();
       c->set_id(info.id);
       c->set_peer(info.peer);
@@ -89,10 +93,19 @@ control::Status ControlService::GetStatus() {
   if (script != nullptr) {
     status.set_scripted(true);
     for (const RuleUse& use : script->RuleUses()) {
-      control::RuleUse* u = status.add_rules();
-      u->set_name(use.name);
-      u->set_matches(use.matches);
-      if (use.matches == 0) status.add_unused_rules(use.name);
+      if (status.rules_size() < kStatusListCap) {
+        control::RuleUse* u = status.add_rules();
+        u->set_name(use.name);
+        u->set_matches(use.matches);
+      } else {
+        status.set_rules_not_shown(status.rules_not_shown() + 1);
+      }
+      if (use.matches != 0) continue;
+      if (status.unused_rules_size() < kStatusListCap) {
+        status.add_unused_rules(use.name);
+      } else {
+        status.set_unused_rules_not_shown(status.unused_rules_not_shown() + 1);
+      }
     }
     for (const UnmatchedMessage& m : script->UnmatchedMessages()) {
       control::NearMiss* miss = status.add_near_misses();

@@ -54,6 +54,11 @@ struct ControlServiceOptions {
 // blocks its caller (never the server's I/O thread) until its condition holds,
 // its deadline passes, the server stops, or `cancelled` is raised and
 // Wake() called.
+// GetStatus() lists at most this many connections, rules and unused rules; the
+// status counts the rest (`*_not_shown`). Near misses are bounded by the
+// script.
+inline constexpr int kStatusListCap = 1000;
+
 class ControlService {
  public:
   // `server` is not owned and must outlive the service.

@@ -111,7 +111,9 @@ class Status:
     # Counters since start or the last clear: "received", "sent", "accepted", "dropped",
     # "open", "max_events", "max_bytes", "last_sequence".
     log: Dict[str, int]
+    # The first 1000 rules that never matched; unused_rules_not_shown counts the rest.
     unused_rules: List[str]
+    unused_rules_not_shown: int
     raw: Dict[str, Any]
 
     @staticmethod
@@ -124,6 +126,7 @@ class Status:
             connections=[Connection.from_json(c) for c in j.get("connections", [])],
             log={k: int(v) for k, v in j.get("log", {}).items()},
             unused_rules=list(j.get("unused_rules", [])),
+            unused_rules_not_shown=int(j.get("unused_rules_not_shown", 0)),
             raw=dict(j),
         )
 
