@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/descriptor_budget.h"
 #include "server/io_loop.h"
 #include "tools/base/errno_status.h"
 #include "tools/base/net.h"
@@ -46,6 +47,18 @@ absl::Status FakeTcpServer::Start() {
   }
   if (absl::Status s = ValidateServerOptions(options_); !s.ok()) return s;
 
+  absl::StatusOr<DescriptorBudget> budget =
+      ConnectionBudget(options_.proxy.has_value());
+  if (!budget.ok()) return budget.status();
+  const size_t max_connections =
+      std::min(options_.max_connections, budget->connections);
+  std::string lowered;
+  if (max_connections < options_.max_connections) {
+    lowered = absl::StrCat("max_connections ", options_.max_connections,
+                           " lowered to ", max_connections,
+                           " to fit the descriptor limit (", budget->why, ")");
+  }
+
   absl::StatusOr<BoundListener> listener =
       Listen(options_.address, options_.port, options_.backlog);
   if (!listener.ok()) return listener.status();
@@ -55,11 +68,21 @@ absl::Status FakeTcpServer::Start() {
       IoLoop::Create(&options_, &log_, std::move(listener->fd), wake.get(),
                      [this] { return TakeWork(); });
   if (!loop.ok()) return loop.status();
+  (*loop)->set_max_connections(max_connections);
+  if (!lowered.empty()) {
+    Event event;
+    event.type = EventType::kConnectionLimit;
+    event.peer = listener->address;
+    event.time = absl::Now();
+    event.detail = std::move(lowered);
+    log_.Append(std::move(event));
+  }
 
   {
     absl::MutexLock lock(&mu_);
     stop_requested_ = false;
     state_ = ListenerState::kAccepting;
+    max_connections_ = max_connections;
     port_ = listener->port;
     address_ = listener->address;
     if (const TlsServerContext* tls = (*loop)->tls(); tls != nullptr) {
@@ -122,6 +145,15 @@ void FakeTcpServer::Stop() {
   absl::MutexLock lock(&mu_);
   close(wake_fd_);
   wake_fd_ = -1;
+}
+
+size_t FakeTcpServer::max_connections() const {
+  absl::MutexLock lock(&mu_);
+  return max_connections_;
+}
+
+bool FakeTcpServer::at_capacity() const {
+  return log_.counts().open >= max_connections();
 }
 
 absl::Status FakeTcpServer::CheckRunningLocked(absl::string_view op) const {

@@ -80,6 +80,14 @@ class FakeTcpServer {
   std::string address() const ABSL_LOCKS_EXCLUDED(mu_);
   // Returns the listener's state.
   ListenerState state() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Connections open at once, past which one more is accepted and closed at
+  // once (kConnectionLimit): options.max_connections, lowered by Start() to
+  // what the descriptor limit leaves (server/descriptor_budget.h; the log says
+  // so).
+  size_t max_connections() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether max_connections() connections are open, so a new one is refused.
+  // The listener state and health stay as they are (accepting, SERVING).
+  bool at_capacity() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Commands. Each is carried out by the I/O thread; called from another
   // thread, it returns once done (the effect is visible to clients); called
@@ -194,6 +202,7 @@ class FakeTcpServer {
   std::thread::id io_thread_id_ ABSL_GUARDED_BY(mu_);
   int wake_fd_ ABSL_GUARDED_BY(mu_) = -1;
   ListenerState state_ ABSL_GUARDED_BY(mu_) = ListenerState::kNotStarted;
+  size_t max_connections_ ABSL_GUARDED_BY(mu_) = options_.max_connections;
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
   int port_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<QueuedTask> tasks_ ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,7 @@
 #include "server/io_loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -63,6 +64,7 @@ IoLoop::IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
       responder_(options_.responder),
       upstream_address_(upstream),
       tls_(std::move(tls)) {
+  spare_fd_ = UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (upstream_address_.has_value()) {
     upstream_name_ = FormatSockaddr(upstream_address_->addr);
   }

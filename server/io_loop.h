@@ -106,6 +106,9 @@ class IoLoop {
   // Serves the listener again: `listener` when given (after CloseListener),
   // else the paused one; accepts whoever waits.
   void ResumeAccepting(UniqueFd listener);
+  // Before Run(): the connection cap, when the descriptor budget lowers
+  // options.max_connections.
+  void set_max_connections(size_t n) { max_connections_ = n; }
 
  private:
   // One step of a connection's output: a planned ReplyStep and what it needs
@@ -220,6 +223,7 @@ class IoLoop {
   int TimeoutMs() const;
   void AcceptAll();
   void BackOffAccepting(int error);
+  bool RefuseWithSpare(int error);
   void RetryAccepting();
   void HandleConnection(uint64_t id, uint32_t events);
   void Read(Connection& conn);
@@ -298,6 +302,7 @@ class IoLoop {
   Responder responder_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t next_connection_id_ = 1;
+  size_t max_connections_ = options_.max_connections;
   // PauseAccepting() took the listener out of the epoll set.
   bool accept_paused_ = false;
   // Out of descriptors: the listener is out of the epoll set until
@@ -307,6 +312,10 @@ class IoLoop {
   // The back-off was logged; "accepting again" is logged once no client waits
   // (however often descriptors ran out meanwhile).
   bool accept_error_logged_ = false;
+  // Held open (on /dev/null) to be given up when accept() fails for want of
+  // descriptors, so that a waiting client is accepted and closed, not left
+  // hanging in the backlog.
+  UniqueFd spare_fd_;
   // (when, connection id), earliest first; stale entries are skipped.
   std::priority_queue<std::pair<absl::Time, uint64_t>,
                       std::vector<std::pair<absl::Time, uint64_t>>,

@@ -3,6 +3,7 @@
 // connection's start (greeting, upstream).
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -55,6 +56,9 @@ void IoLoop::AcceptAll() {
                            &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
+      if ((errno == EMFILE || errno == ENFILE) && RefuseWithSpare(errno)) {
+        continue;
+      }
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
           errno == ENOMEM) {
         BackOffAccepting(errno);
@@ -68,9 +72,9 @@ void IoLoop::AcceptAll() {
     }
     const uint64_t id = next_connection_id_++;
     std::string peer = FormatSockaddr(addr);
-    if (connections_.size() >= options_.max_connections) {
+    if (connections_.size() >= max_connections_) {
       AddEvent(EventType::kConnectionLimit, id, std::move(peer), "",
-               absl::StrCat("max_connections ", options_.max_connections,
+               absl::StrCat("max_connections ", max_connections_,
                             " reached; closed at once"));
       Publish();
       close(fd);
@@ -99,6 +103,30 @@ void IoLoop::AcceptAll() {
       Begin(conn);
     }
   }
+}
+
+// Out of descriptors with a client waiting: the spare descriptor is given up
+// for a moment so that the client can be accepted and closed at once (logged as
+// refused), not left hanging in the backlog. False when no client was taken so
+// (none waits, or the spare is gone: then BackOffAccepting).
+bool IoLoop::RefuseWithSpare(int error) {
+  if (!spare_fd_.ok() || !listener_.ok()) return false;
+  spare_fd_.reset();
+  sockaddr_storage addr;
+  socklen_t len = sizeof(addr);
+  const int fd = accept4(listener_.get(), reinterpret_cast<sockaddr*>(&addr),
+                         &len, SOCK_CLOEXEC);
+  if (fd >= 0) {
+    AddEvent(
+        EventType::kConnectionLimit, next_connection_id_++,
+        FormatSockaddr(addr), "",
+        absl::StrCat("accept: ", strerror(error), " with ", connections_.size(),
+                     " connections open; closed at once"));
+    Publish();
+    close(fd);
+  }
+  spare_fd_ = UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  return fd >= 0;
 }
 
 // The listener stays readable while accept fails for want of descriptors:

@@ -68,7 +68,8 @@ struct ServerOptions {
   // A larger message closes its connection with an kOversize event.
   size_t max_message_size = size_t{1} << 20;
   // Connections open at once; one more is accepted and closed with
-  // kConnectionLimit.
+  // kConnectionLimit. Start() lowers it to what the descriptor limit leaves
+  // (FakeTcpServer::max_connections()).
   size_t max_connections = 1024;
   // Unsent reply bytes per connection past which the server stops reading from
   // it until the peer reads (a slow reader never grows memory without bound).

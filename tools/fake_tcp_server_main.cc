@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -300,12 +301,26 @@ int Main(int argc, char** argv) {
     }
   }
 
+  // As many descriptors as the hard limit allows (as Go's runtime does): the
+  // default --max_connections needs more than a soft limit of 1024 leaves.
+  if (rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+                     nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+
   // The TCP listener first: a client of the port (the main job) never waits for
   // gRPC to come up. The health endpoint then reports SERVING from its start.
   FakeTcpServer server(*options);
   if (absl::Status s = server.Start(); !s.ok()) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
+  }
+  if (server.max_connections() < options->max_connections) {
+    fprintf(stderr,
+            "fake_tcp_server: --max_connections %zu lowered to %zu: the "
+            "descriptor limit (ulimit -n) leaves no more\n",
+            options->max_connections, server.max_connections());
   }
   // The CA before the address file: a client that waits for that finds this.
   for (const auto& [flag, path, contents] :
@@ -416,6 +431,12 @@ int Main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  // What came with it (a SIGTERM and the end of stdin as a launcher exits) is
+  // the same request, not a second signal; the signal names it.
+  const timespec now = {0, 0};
+  for (int more; (more = sigtimedwait(&signals, nullptr, &now)) > 0;) {
+    if (more != SIGUSR1) signal_number = more;
+  }
   // A second signal ends the process at once, whatever shutdown is doing.
   std::thread([] {
     sigset_t second;

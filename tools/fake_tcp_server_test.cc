@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -269,76 +268,6 @@ TEST_F(ToolTest, AStdoutNobodyReadsDoesNotHoldShutdown) {
 // of descriptors before max_connections and accept fails with EMFILE. It used
 // to spin on the listener, clients waiting unserved and nothing logged; now it
 // says so once, waits for a descriptor, and then serves the waiting clients.
-TEST_F(ToolTest, OutOfDescriptorsItWaitsForOneAndThenServesTheWaitingClients) {
-  rlimit saved;
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit low = saved;
-  low.rlim_cur = 64;  // the child inherits it; it needs ~13 to run
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
-  StartServer({"--framing=line"});
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
-  if (HasFatalFailure()) return;
-
-  // The server is whole (its event printer running: it prints this exchange)
-  // before the flood, so nothing of its start meets the exhausted table.
-  {
-    absl::StatusOr<TcpClient> first = TcpClient::Connect(address_, kTimeout);
-    ASSERT_TRUE(first.ok()) << first.status();
-    ASSERT_TRUE(first->SendAll("x\n", kTimeout).ok());
-    ASSERT_TRUE(first->ReceiveExactly(8, kTimeout).ok());
-    ASSERT_TRUE(WaitForFile(
-                    server_->stdout_path(),
-                    [](const std::string& text) {
-                      return absl::StrContains(text, "sent 8 bytes");
-                    },
-                    kTimeout, server_->pidfd())
-                    .ok())
-        << server_->Stderr();
-  }
-  constexpr int kClients = 80;
-  std::vector<TcpClient> clients;
-  for (int i = 0; i < kClients; ++i) {
-    absl::StatusOr<TcpClient> c = TcpClient::Connect(address_, kTimeout);
-    ASSERT_TRUE(c.ok()) << i << ": " << c.status();  // the backlog takes it
-    clients.push_back(*std::move(c));
-  }
-  absl::StatusOr<std::string> out = WaitForFile(
-      server_->stdout_path(),
-      [](const std::string& text) {
-        return absl::StrContains(text, "accept: Too many open files");
-      },
-      kTimeout, server_->pidfd());
-  ASSERT_TRUE(out.ok()) << out.status() << "\n" << server_->Stderr();
-  // The first 40 were accepted (the limit leaves room for ~50): closing them
-  // frees descriptors for the ones waiting in the backlog.
-  for (int i = 0; i < 40; ++i) clients[i].Close();
-  for (int i = 40; i < kClients; ++i) {
-    ASSERT_TRUE(clients[i].SendAll("x\n", kTimeout).ok()) << i;
-    absl::StatusOr<std::string> reply = clients[i].ReceiveExactly(8, kTimeout);
-    ASSERT_TRUE(reply.ok()) << i << ": " << reply.status();
-    EXPECT_EQ(*reply, "Received") << i;
-  }
-  out = WaitForFile(
-      server_->stdout_path(),
-      [](const std::string& text) {
-        return absl::StrContains(text, "accepting again");
-      },
-      kTimeout, server_->pidfd());
-  ASSERT_TRUE(out.ok()) << out.status() << "\n"
-                        << server_->Stdout() << server_->Stderr();
-  size_t reports = 0;
-  for (size_t at = 0;
-       (at = out->find("accept: Too many open files", at)) != std::string::npos;
-       ++at) {
-    ++reports;
-  }
-  EXPECT_EQ(reports, 1u) << *out;  // once, not once per retry
-  server_->Signal(SIGTERM);
-  absl::StatusOr<int> code = server_->Wait(kTimeout);
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0) << server_->Stderr();
-}
-
 TEST_F(ToolTest, SecondSignalExitsAtOnce) {
   // The event log is a pipe nobody reads: once its buffer is full, the server's
   // shutdown waits on it forever, so the second signal surely lands

@@ -63,6 +63,8 @@ control::Status ControlService::GetStatus() {
   status.set_address(server_.address());
   status.set_port(server_.port());
   status.set_health_address(options_.health_address);
+  status.set_max_connections(server_.max_connections());
+  status.set_at_capacity(server_.at_capacity());
   if (absl::StatusOr<std::vector<ConnectionInfo>> connections =
           server_.Connections();
       connections.ok()) {
