@@ -151,10 +151,13 @@ int Run(const std::vector<std::string>& args) {
     s = call("GET", "/v1/status", nullptr, &status);
     if (s.ok() && !json) {
       printf(
-          "listener %s on %s (health %s); %d open connections; %llu "
+          "listener %s on %s (health %s); %llu open connections%s; %llu "
           "messages received, %llu sent%s\n",
           status.listener().c_str(), status.address().c_str(),
-          status.health_address().c_str(), status.connections_size(),
+          status.health_address().c_str(),
+          static_cast<unsigned long long>(status.log().open()),
+          status.at_capacity() ? " (at capacity: new ones are closed at once)"
+                               : "",
           static_cast<unsigned long long>(status.log().received()),
           static_cast<unsigned long long>(status.log().sent()),
           status.unused_rules().empty()

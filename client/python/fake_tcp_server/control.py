@@ -114,6 +114,10 @@ class Status:
     # The first 1000 rules that never matched; unused_rules_not_shown counts the rest.
     unused_rules: List[str]
     unused_rules_not_shown: int
+    # Connections open at once (lowered to fit the descriptor limit), and whether that
+    # many are open: a new one is then closed at once (health stays SERVING).
+    max_connections: int
+    at_capacity: bool
     raw: Dict[str, Any]
 
     @staticmethod
@@ -127,6 +131,8 @@ class Status:
             log={k: int(v) for k, v in j.get("log", {}).items()},
             unused_rules=list(j.get("unused_rules", [])),
             unused_rules_not_shown=int(j.get("unused_rules_not_shown", 0)),
+            max_connections=int(j.get("max_connections", 0)),
+            at_capacity=bool(j.get("at_capacity", False)),
             raw=dict(j),
         )
 

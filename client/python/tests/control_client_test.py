@@ -59,6 +59,7 @@ def test_status_names_the_addresses(fake):
     assert status.health_address == fake.health_address
     assert status.log["received"] == 0
     assert status.log["max_events"] > 0
+    assert status.max_connections > 0 and not status.at_capacity
 
 
 def test_messages_waits_and_replies(fake):
