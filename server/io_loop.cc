@@ -93,6 +93,9 @@ void IoLoop::Run() {
   epoll_event events[kMaxEpollEvents];
   bool stopping = false;
   while (!stopping) {
+    if (draining_ && (connections_.empty() || absl::Now() >= drain_deadline_)) {
+      break;
+    }
     const int n =
         epoll_wait(epoll_.get(), events, kMaxEpollEvents, TimeoutMs());
     if (n < 0 && errno != EINTR) break;  // EBADF/EINVAL: nothing to serve
@@ -105,6 +108,10 @@ void IoLoop::Run() {
         while (read(wake_fd_, &value, sizeof(value)) > 0) {
         }
         stopping = RunTasks();
+        if (stopping && options_.drain_timeout > absl::ZeroDuration()) {
+          if (!draining_) BeginDrain();
+          stopping = false;  // until the connections are done
+        }
       } else if (tag & kUpstreamBit) {
         HandleUpstream(tag & ~kUpstreamBit, events[i].events);
       } else {
@@ -190,6 +197,7 @@ int IoLoop::TimeoutMs() const {
   absl::Time next = absl::InfiniteFuture();
   if (!timers_.empty()) next = timers_.top().first;
   if (accept_backoff_) next = std::min(next, accept_retry_at_);
+  if (draining_) next = std::min(next, drain_deadline_);
   return PollTimeoutMs(next);
 }
 
@@ -211,6 +219,31 @@ void IoLoop::RunTimers() {
     conn.output.pop_front();
     Pump(conn);
   }
+}
+
+// Stop() with a drain_timeout: the listener closes; each connection finishes
+// the replies to what the log holds and then closes with a FIN (Pump's
+// close_when_done). Complete messages held back by the pending-output bound are
+// not in the log and are dropped with the input still to come. Proxied and
+// handshaking connections close at once.
+void IoLoop::BeginDrain() {
+  draining_ = true;
+  drain_deadline_ = absl::Now() + options_.drain_timeout;
+  listener_.reset();  // closing it takes it out of the epoll set
+  accept_backoff_ = false;
+  for (uint64_t id : OpenIds()) {
+    Connection& conn = *connections_.at(id);
+    if (conn.upstream != nullptr || conn.handshaking) {
+      Close(conn, EventType::kServerClosed, "server stopped");
+      continue;
+    }
+    conn.close_when_done = true;
+    conn.close_why = "server stopped";
+    conn.input.clear();
+    conn.input_held = false;
+    Pump(conn);  // closes it now when nothing is pending
+  }
+  Publish();
 }
 
 void IoLoop::Shutdown() {

@@ -224,6 +224,7 @@ class IoLoop {
   void AcceptAll();
   void BackOffAccepting(int error);
   bool RefuseWithSpare(int error);
+  void BeginDrain();
   void RetryAccepting();
   void HandleConnection(uint64_t id, uint32_t events);
   void Read(Connection& conn);
@@ -316,6 +317,10 @@ class IoLoop {
   // descriptors, so that a waiting client is accepted and closed, not left
   // hanging in the backlog.
   UniqueFd spare_fd_;
+  // Stop() came with a drain_timeout: connections finish their replies (input
+  // is dropped) and close, until drain_deadline_.
+  bool draining_ = false;
+  absl::Time drain_deadline_;
   // (when, connection id), earliest first; stale entries are skipped.
   std::priority_queue<std::pair<absl::Time, uint64_t>,
                       std::vector<std::pair<absl::Time, uint64_t>>,

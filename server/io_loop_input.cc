@@ -83,6 +83,8 @@ void IoLoop::Read(Connection& conn) {
   }
   const absl::string_view chunk(read_buffer_.data(), static_cast<size_t>(n));
   conn.received_bytes += chunk.size();
+  // Draining: what comes after Stop() is not a message of this session.
+  if (draining_ && conn.upstream == nullptr) return;
   // Proxy mode: the bytes go on as read; framing only cuts them for the log.
   if (conn.upstream != nullptr && !ForwardToUpstream(conn, chunk)) return;
   if (conn.input.empty() && options_.framing.kind == Framing::Kind::kRaw) {
@@ -202,6 +204,15 @@ void IoLoop::Close(Connection& conn, EventType type, std::string detail,
     conn.tls->Shutdown();  // close_notify, then the FIN
   }
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn.fd, nullptr);
+  if (draining_ && type == EventType::kServerClosed) {
+    // Closing with unread input sends a reset, which can destroy replies the
+    // peer has not read yet: send the FIN, then drop what is there.
+    shutdown(conn.fd, SHUT_WR);
+    for (int i = 0; i < 16 && recv(conn.fd, read_buffer_.data(),
+                                   read_buffer_.size(), MSG_DONTWAIT) > 0;
+         ++i) {
+    }
+  }
   close(conn.fd);
   connections_.erase(id);  // destroys `conn`
   // A descriptor is free: accept again at the end of this loop iteration.

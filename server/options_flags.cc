@@ -51,6 +51,26 @@ OptionFlag IntFlag(std::string name, T ServerOptions::*field, int64_t min) {
       }};
 }
 
+// A flag of a Duration field, >= 0 ("25ms").
+OptionFlag DurationFlag(std::string name,
+                        absl::Duration ServerOptions::*field) {
+  return OptionFlag{
+      name,
+      [field](const ServerOptions& o) -> absl::StatusOr<std::string> {
+        return absl::FormatDuration(o.*field);
+      },
+      [name, field](absl::string_view value, ServerOptions* o) {
+        absl::Duration d;
+        if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration()) {
+          return Bad(
+              name,
+              absl::StrCat(" must be a duration >= 0 (\"25ms\"), got ", value));
+        }
+        o->*field = d;
+        return absl::OkStatus();
+      }};
+}
+
 // A flag of a LogLimits field, positive.
 OptionFlag LogLimitFlag(std::string name, size_t LogLimits::*field) {
   return OptionFlag{
@@ -203,21 +223,8 @@ std::vector<OptionFlag> MakeFlags() {
          }
          return absl::OkStatus();
        }});
-  flags.push_back(
-      {"reply_latency",
-       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
-         return absl::FormatDuration(o.reply_latency);
-       },
-       [](absl::string_view value, ServerOptions* o) {
-         absl::Duration d;
-         if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration()) {
-           return Bad("reply_latency",
-                      absl::StrCat(" must be a duration >= 0 (\"25ms\"), got ",
-                                   value));
-         }
-         o->reply_latency = d;
-         return absl::OkStatus();
-       }});
+  flags.push_back(DurationFlag("reply_latency", &ServerOptions::reply_latency));
+  flags.push_back(DurationFlag("drain_timeout", &ServerOptions::drain_timeout));
   flags.push_back(
       IntFlag("bytes_per_second", &ServerOptions::bytes_per_second, 0));
   flags.push_back(

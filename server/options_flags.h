@@ -25,6 +25,7 @@ namespace fake_tcp {
 //   --reply=<C-escaped>  --no_reply         reply (nullopt: --no_reply)
 //   --greeting=<C-escaped>                  greeting (bytes only)
 //   --reply_latency=<duration>              reply_latency ("25ms")
+//   --drain_timeout=<duration>              drain_timeout
 //   --bytes_per_second  --close_after_bytes the same fields (0: none)
 //   --proxy_to=<host:port>                  proxy->upstream ("": no proxy)
 //   --proxy_connect_timeout=<duration>      proxy->connect_timeout

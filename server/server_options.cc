@@ -69,6 +69,11 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
         absl::StrCat("Start: bytes_per_second must be >= 0, got ",
                      options.bytes_per_second));
   }
+  if (options.drain_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: drain_timeout must be >= 0, got ",
+                     absl::FormatDuration(options.drain_timeout)));
+  }
   if (options.reply_latency < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat("Start: reply_latency must be >= 0, got ",

@@ -91,6 +91,14 @@ struct ServerOptions {
   // has been sent this many bytes in all (SIZE_MAX: never).
   absl::Duration reply_latency = absl::ZeroDuration();
   int64_t bytes_per_second = 0;
+  // How long Stop() lets connections finish: no new connections, and each
+  // connection's replies to what the log holds go out (input that comes
+  // meanwhile is read and dropped, not logged), then it closes with a FIN.
+  // Connections still busy after it close as with zero, the unsent bytes named
+  // in the log. Zero (the library's default: a test's Stop() is its teardown)
+  // closes every connection at once; the standalone server's --drain_timeout is
+  // 5s.
+  absl::Duration drain_timeout = absl::ZeroDuration();
   size_t close_after_bytes = SIZE_MAX;
   // When set, every connection is forwarded to an upstream (see ProxyOptions)
   // and messages are answered by it, not by `responder` or `reply`. The

@@ -87,6 +87,9 @@ ABSL_FLAG(std::string, reply, "Received",
 ABSL_FLAG(bool, no_reply, false, "Reply nothing (overrides --reply).");
 ABSL_FLAG(std::string, greeting, "",
           "Send this to every new connection first (C escapes allowed).");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(5),
+          "On SIGTERM, how long connections may take to finish the replies to "
+          "what they sent before they close (0: close at once).");
 ABSL_FLAG(absl::Duration, reply_latency, kDefaults.reply_latency,
           "Wait this long before every reply (e.g. 25ms).");
 ABSL_FLAG(int64_t, bytes_per_second, kDefaults.bytes_per_second,
