@@ -68,6 +68,10 @@ IoLoop::IoLoop(const ServerOptions* options, MessageLog* log, UniqueFd listener,
   if (upstream_address_.has_value()) {
     upstream_name_ = FormatSockaddr(upstream_address_->addr);
   }
+  if (options_.reply.has_value()) {
+    reply_bytes_ = std::shared_ptr<const std::string>(
+        std::shared_ptr<const std::string>(), &*options_.reply);
+  }
   if (options_.greeting.has_value()) {
     greeting_bytes_ =
         std::make_shared<const std::string>(options_.greeting->bytes);

@@ -299,6 +299,9 @@ class IoLoop {
   std::vector<char> read_buffer_;
   // options_.greeting's bytes, sent to every connection from this one copy.
   std::shared_ptr<const std::string> greeting_bytes_;
+  // options_.reply, shared (not copied) by every pending reply: the options
+  // outlive the loop and its connections.
+  std::shared_ptr<const std::string> reply_bytes_;
   // Decides replies; starts as options_.responder, replaced by SetResponder().
   Responder responder_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;

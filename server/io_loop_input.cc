@@ -155,8 +155,11 @@ void IoLoop::OnMessage(Connection& conn, absl::string_view bytes) {
   if (responder_) {
     reply =
         responder_(ReceivedMessage{conn.id, conn.peer, bytes, conn.messages});
-  } else if (options_.reply.has_value()) {
-    reply = Reply(*options_.reply);
+  } else if (reply_bytes_ != nullptr) {
+    // The server's one reply, held once however many are pending.
+    ++conn.messages;
+    QueueShared(conn, Reply(), reply_bytes_);
+    return;
   }
   ++conn.messages;
   if (reply.has_value() && !reply->note.empty()) {

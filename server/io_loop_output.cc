@@ -163,9 +163,15 @@ bool IoLoop::WriteNow(Connection& conn) {
     if (!op.logged) {
       op.logged = true;
       // Logged as sent before the peer can read it.
+      // Only what the log keeps is copied: a reply of 100 MiB stays one.
+      const size_t kept = std::min(want, MaxEntryBytes(log_.limits()));
+      std::string detail = want < size ? "cut short by close_after_bytes" : "";
+      if (kept < want) {
+        absl::StrAppend(&detail, detail.empty() ? "" : "; ",
+                        TrimmedNote(want, kept));
+      }
       AddEvent(EventType::kSent, conn.id, conn.peer,
-               std::string(op.bytes().substr(0, want)),
-               want < size ? "cut short by close_after_bytes" : "");
+               std::string(op.bytes().substr(0, kept)), std::move(detail));
       Publish();
     }
     ssize_t n = 0;

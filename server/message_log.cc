@@ -139,6 +139,14 @@ void MessageLog::AppendMirrored(Event event) {
   AppendLocked(std::move(event));
 }
 
+size_t MaxEntryBytes(const LogLimits& limits) {
+  return std::max<size_t>(limits.max_bytes / 4, 1024);
+}
+
+std::string TrimmedNote(size_t size, size_t kept) {
+  return absl::StrCat(size, " bytes, the first ", kept, " kept in the log");
+}
+
 void MessageLog::AppendLocked(Event event) {
   max_connection_id_ = std::max(max_connection_id_, event.connection_id);
   switch (event.type) {
@@ -162,11 +170,10 @@ void MessageLog::AppendLocked(Event event) {
   // One entry keeps at most a quarter of the byte bound, so a huge message
   // never evicts everything before it (the message that caused a huge reply
   // stays next to it).
-  const size_t max_entry_bytes = std::max<size_t>(limits_.max_bytes / 4, 1024);
+  const size_t max_entry_bytes = MaxEntryBytes(limits_);
   if (event.bytes.size() > max_entry_bytes) {
     absl::StrAppend(&event.detail, event.detail.empty() ? "" : "; ",
-                    event.bytes.size(), " bytes, the first ", max_entry_bytes,
-                    " kept in the log");
+                    TrimmedNote(event.bytes.size(), max_entry_bytes));
     event.bytes.resize(max_entry_bytes);
   }
   // What is kept is what is counted: no spare capacity (a connection's input

@@ -94,6 +94,13 @@ struct LogLimits {
   size_t max_bytes = size_t{64} << 20;
 };
 
+// The most bytes one entry keeps: a quarter of `limits.max_bytes` (at least
+// 1 KiB), so a huge message never evicts everything before it. An entry cut to
+// it says so in its detail, with TrimmedNote.
+size_t MaxEntryBytes(const LogLimits& limits);
+// "104857600 bytes, the first 16777216 kept in the log".
+std::string TrimmedNote(size_t size, size_t kept);
+
 // Counters over everything logged since construction or the last Clear(),
 // including entries the bounds have since dropped.
 struct LogCounts {

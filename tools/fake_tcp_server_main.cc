@@ -85,6 +85,9 @@ ABSL_FLAG(int64_t, log_max_bytes,
 ABSL_FLAG(std::string, reply, "Received",
           "Reply to every message (C escapes allowed, e.g. OK\\r\\n).");
 ABSL_FLAG(bool, no_reply, false, "Reply nothing (overrides --reply).");
+ABSL_FLAG(std::string, reply_file, "",
+          "Reply with the bytes of this file (as they are, up to 1 GiB; held "
+          "once, however many replies are pending) instead of --reply.");
 ABSL_FLAG(std::string, greeting, "",
           "Send this to every new connection first (C escapes allowed).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(5),
@@ -171,6 +174,7 @@ namespace fake_tcp {
 namespace {
 
 constexpr int kExitCannotServe = 1;
+constexpr size_t kMaxReplyFileBytes = size_t{1} << 30;
 constexpr int kExitUsage = 2;
 
 int Usage(const absl::Status& status) {
@@ -193,6 +197,22 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
         !s.ok()) {
       return s;
     }
+  }
+  if (const std::string path = UserPath(absl::GetFlag(FLAGS_reply_file));
+      !path.empty()) {
+    const absl::CommandLineFlag* reply = absl::FindCommandLineFlag("reply");
+    if (absl::GetFlag(FLAGS_no_reply) ||
+        reply->CurrentValue() != reply->DefaultValue()) {
+      return absl::InvalidArgumentError(
+          "--reply_file replaces --reply: give one of --reply, --reply_file, "
+          "--no_reply");
+    }
+    absl::StatusOr<std::string> bytes = ReadFile(path, kMaxReplyFileBytes);
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--reply_file: ", bytes.status().message()));
+    }
+    options.reply = *std::move(bytes);
   }
   const std::string script_path = UserPath(absl::GetFlag(FLAGS_script));
   if (!script_path.empty()) {
@@ -314,16 +334,18 @@ int Main(int argc, char** argv) {
 
   // The TCP listener first: a client of the port (the main job) never waits for
   // gRPC to come up. The health endpoint then reports SERVING from its start.
-  FakeTcpServer server(*options);
+  FakeTcpServer server(*std::move(options));
+  // The options as served: a reply of 100 MiB is held once, by the server.
+  const ServerOptions& served = server.options();
   if (absl::Status s = server.Start(); !s.ok()) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return absl::IsInvalidArgument(s) ? kExitUsage : kExitCannotServe;
   }
-  if (server.max_connections() < options->max_connections) {
+  if (server.max_connections() < served.max_connections) {
     fprintf(stderr,
             "fake_tcp_server: --max_connections %zu lowered to %zu: the "
             "descriptor limit (ulimit -n) leaves no more\n",
-            options->max_connections, server.max_connections());
+            served.max_connections, server.max_connections());
   }
   // The CA before the address file: a client that waits for that finds this.
   for (const auto& [flag, path, contents] :
@@ -340,7 +362,7 @@ int Main(int argc, char** argv) {
   }
   HealthOptions health_options;
   health_options.address =
-      options->address.find(':') != std::string::npos ? "::1" : "127.0.0.1";
+      served.address.find(':') != std::string::npos ? "::1" : "127.0.0.1";
   health_options.port = absl::GetFlag(FLAGS_health_port);
   health_options.service = absl::GetFlag(FLAGS_health_service);
   if (absl::GetFlag(FLAGS_health_tls)) {
@@ -385,22 +407,21 @@ int Main(int argc, char** argv) {
     }
     control = *std::move(started);
   }
-  std::string replies = options->tls.has_value() ? "TLS, " : "";
-  if (options->proxy.has_value()) {
-    replies += absl::StrCat("proxy to ", options->proxy->upstream);
+  std::string replies = served.tls.has_value() ? "TLS, " : "";
+  if (served.proxy.has_value()) {
+    replies += absl::StrCat("proxy to ", served.proxy->upstream);
   } else if (scripted != nullptr) {
     replies += absl::StrCat("script ", UserPath(absl::GetFlag(FLAGS_script)),
                             " with ", scripted->RuleUses().size(), " rules");
-  } else if (options->reply.has_value()) {
-    replies +=
-        absl::StrCat("reply \"", absl::CHexEscape(*options->reply), "\"");
+  } else if (served.reply.has_value()) {
+    replies += absl::StrCat("reply ", FormatBytes(*served.reply, 40));
   } else {
     replies += "no reply";
   }
   printf(
       "fake_tcp_server: listening on %s (%s framing, %s); health on %s "
       "(grpc.health.v1, service \"%s\")\n",
-      server.address().c_str(), options->framing.ToString().c_str(),
+      server.address().c_str(), served.framing.ToString().c_str(),
       replies.c_str(), health.address().c_str(),
       health_options.service.c_str());
   if (control != nullptr) {
@@ -475,7 +496,7 @@ int Main(int argc, char** argv) {
     }
   }
   health.Stop();
-  if (absl::Status s = WriteRecording(server, *options); !s.ok()) {
+  if (absl::Status s = WriteRecording(server, served); !s.ok()) {
     fprintf(stderr, "fake_tcp_server: --record: %s\n",
             std::string(s.message()).c_str());
     status = kExitCannotServe;

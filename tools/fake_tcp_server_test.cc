@@ -72,6 +72,10 @@ TEST_F(ToolTest, InvalidFlagsAndScriptsExitTwoNamingTheProblem) {
       {{"--flagfile=" + dir_ + "/missing.flags"},
        "--flagfile: cannot read " + dir_ + "/missing.flags: No such file"},
       {{"--flagfile", bad_flags}, "unknown flag --bogus"},
+      {{"--reply_file=" + lenient_json, "--reply=x"},
+       "--reply_file replaces --reply"},
+      {{"--reply_file=" + dir_ + "/missing.bin"},
+       "--reply_file: read " + dir_ + "/missing.bin: No such file"},
       {{"--framing=length:4:big:little"}, "the byte order is given twice"},
       {{"--framing=fixed:100", "--max_message_size=10"},
        "fixed-size framing of 100 bytes is larger than max_message_size 10"},
@@ -368,6 +372,19 @@ TEST_F(ToolTest, ScriptFileDrivesTheReplies) {
   EXPECT_THAT(server_->Stdout(),
               HasSubstr("script " + script + " with 1 rules"));
   EXPECT_THAT(server_->Stderr(), HasSubstr("\"PUT\" matched no rule"));
+}
+
+TEST_F(ToolTest, ReplyFileRepliesWithTheFileAsItIs) {
+  const std::string file = dir_ + "/reply.bin";
+  const std::string bytes("\0\x01\\n not escaped\n", 17);
+  std::ofstream(file, std::ios::binary) << bytes;
+  StartServer({"--reply_file=" + file});
+  absl::StatusOr<TcpClient> c = TcpClient::Connect(address_, kTimeout);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->SendAll("x", kTimeout).ok());
+  absl::StatusOr<std::string> reply = c->ReceiveExactly(bytes.size(), kTimeout);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(*reply, bytes);
 }
 
 TEST_F(ToolTest, LongListsAtExitAreCapped) {

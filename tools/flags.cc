@@ -130,6 +130,9 @@ void CheckArgument(const char* program, absl::string_view arg, const char* next,
   } else {
     Fail(program, "missing value for --" + std::string(name), code);
   }
+  // A string flag takes any value: not set twice (a 100 MiB --reply in a
+  // flag file would be copied once more for nothing).
+  if (flag->IsOfType<std::string>()) return;
   std::string error;
   if (!flag->ParseFrom(value, &error)) {
     Fail(program,

@@ -38,6 +38,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
         absl::StrCat("read ", path, ": not a regular file"));
   }
   std::string contents;
+  // Its size now, so a big file is one allocation (growing by doubling held
+  // up to three times its size for a moment).
+  if (static_cast<size_t>(st.st_size) <= max_bytes) {
+    contents.reserve(static_cast<size_t>(st.st_size));
+  }
   char buffer[64 << 10];
   while (true) {
     const ssize_t n = read(fd.get(), buffer, sizeof(buffer));

@@ -69,6 +69,9 @@ ABSL_FLAG(std::vector<std::string>, modes,
           "Load modes: oneshot (a connection per message), persistent.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(2),
           "How long each load measurement runs, per server (0, 60s].");
+ABSL_FLAG(int, large_reply_mib, 100,
+          "memory section: the size of the one reply sent to 4 clients at once "
+          "(MiB, 0..1024; 0: not measured).");
 ABSL_FLAG(int64_t, memory_messages, 1000000,
           "Messages to log before the \"after\" memory figures "
           "(0..10000000; 0 leaves the memory table out).");
@@ -304,6 +307,10 @@ int Main(int argc, char** argv) {
     problems.push_back(
         absl::StrCat("--memory_messages=", messages, ": 0..10000000"));
   }
+  if (const int mib = absl::GetFlag(FLAGS_large_reply_mib);
+      mib < 0 || mib > 1024) {
+    problems.push_back(absl::StrCat("--large_reply_mib=", mib, ": 0..1024"));
+  }
   std::vector<int> clients;
   for (const std::string& c : absl::GetFlag(FLAGS_clients)) {
     int n = 0;
@@ -414,7 +421,8 @@ absl::Status Run(const std::vector<std::string>& sections,
   if (wanted("load"))
     BENCH_RETURN_IF_ERROR(LoadTable(modes, clients, duration));
   if (wanted("memory") && messages > 0) {
-    BENCH_RETURN_IF_ERROR(Memory(programs, messages));
+    BENCH_RETURN_IF_ERROR(
+        Memory(programs, messages, absl::GetFlag(FLAGS_large_reply_mib)));
   }
   if (wanted("control")) {
     BENCH_RETURN_IF_ERROR(ControlTable(launches * 20));

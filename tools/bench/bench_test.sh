@@ -3,7 +3,8 @@
 # and prints every table and figure with numbers in it.
 set -euo pipefail
 bench="$1"
-out=$("${bench}" --launches=3 --clients=1,4 --duration=200ms --memory_messages=20000)
+out=$("${bench}" --launches=3 --clients=1,4 --duration=200ms --memory_messages=20000 \
+  --large_reply_mib=8)
 echo "${out}"
 for figure in "## Readiness (3 launches each)" \
   "| launch -> first TCP connect | " "| launch -> health SERVING | " \
@@ -12,6 +13,7 @@ for figure in "## Readiness (3 launches each)" \
   "| oneshot | 1 | " "| oneshot | 4 | " "| persistent | 1 | " "| persistent | 4 | " \
   "| idle, SERVING | " "| after 20000 messages (fake: 20000, bare: 20000; 0 errors) | " \
   "| after the log is cleared (MessageLog::Clear()) | " "20000 messages received, 0 entries dropped" \
+  "| one reply of 8 MiB (\`--reply_file\`) to 4 clients at once: peak (VmHWM) | " \
   "## Control API" "| GET /v1/status round trip | " "| wait wake-up: a message sent -> its pending wait returns | " \
   "## Data path while a client polls the control API" \
   "## Python: the pytest plugin (readiness: grpc.health.v1 Watch)" \

@@ -47,6 +47,10 @@ absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid) {
       anon = absl::SimpleAtoi(
           absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"),
           &result.anon_kb);
+    } else if (absl::ConsumePrefix(&line, "VmHWM:")) {
+      (void)absl::SimpleAtoi(
+          absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"),
+          &result.peak_kb);
     } else if (absl::ConsumePrefix(&line, "Threads:")) {
       threads =
           absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &result.threads);

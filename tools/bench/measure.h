@@ -28,6 +28,8 @@ struct ProcessStatus {
   // stacks), not the executable's pages mapped from the page cache.
   int64_t rss_kb = 0;
   int64_t anon_kb = 0;
+  // VmHWM: the peak of VmRSS so far.
+  int64_t peak_kb = 0;
   int threads = 0;
 };
 absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid);

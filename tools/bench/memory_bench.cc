@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/health_client.h"
+#include "client/tcp_client.h"
 #include "testing/subprocess.h"
 #include "tools/base/errno_status.h"
+#include "tools/base/file.h"
 #include "tools/base/unique_fd.h"
 #include "tools/bench/load.h"
 #include "tools/bench/measure.h"
@@ -48,9 +51,61 @@ absl::StatusOr<std::string> ReadLine(int fd, absl::Duration timeout) {
   }
 }
 
+// The standalone fake with one reply of `mib` MiB (--reply_file), sent to
+// kLargeReplyClients clients at once: its peak resident memory against the
+// reply's size and the log's byte cap.
+constexpr int kLargeReplyClients = 4;
+
+absl::Status LargeReply(const Programs& programs, int mib) {
+  BENCH_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("bench_reply"));
+  const size_t size = static_cast<size_t>(mib) << 20;
+  std::string bytes(size, 'r');
+  BENCH_RETURN_IF_ERROR(WriteFileAtomically(dir + "/reply", bytes));
+  bytes = std::string();
+  BENCH_ASSIGN_OR_RETURN(LaunchedServer fake,
+                         LaunchAndConnect({programs.fake, "--port=0", "--quiet",
+                                           "--reply_file=" + dir + "/reply",
+                                           "--address_file=" + dir + "/addr"},
+                                          dir + "/addr", kTimeout));
+  BENCH_ASSIGN_OR_RETURN(const ProcessStatus idle,
+                         ReadProcessStatus(fake.process->pid()));
+  std::vector<TcpClient> clients;
+  for (int i = 0; i < kLargeReplyClients; ++i) {
+    BENCH_ASSIGN_OR_RETURN(TcpClient c,
+                           TcpClient::Connect(fake.address, kTimeout));
+    BENCH_RETURN_IF_ERROR(c.SendAll("x", kTimeout));
+    clients.push_back(std::move(c));
+  }
+  // Read round-robin, so every reply is pending at once.
+  std::vector<size_t> got(clients.size(), 0);
+  for (bool more = true; more;) {
+    more = false;
+    for (size_t i = 0; i < clients.size(); ++i) {
+      if (got[i] >= size) continue;
+      BENCH_ASSIGN_OR_RETURN(
+          const std::string chunk,
+          clients[i].ReceiveAvailable(
+              kTimeout, std::min<size_t>(size - got[i], 1 << 20)));
+      got[i] += chunk.size();
+      more = true;
+    }
+  }
+  BENCH_ASSIGN_OR_RETURN(const ProcessStatus after,
+                         ReadProcessStatus(fake.process->pid()));
+  printf(
+      "| one reply of %d MiB (`--reply_file`) to %d clients at once: peak "
+      "(VmHWM) | %s (%s before the replies) | - | %.2f x the reply (the log "
+      "keeps at most 16 MiB of an entry, 64 MiB in all) |\n",
+      mib, kLargeReplyClients, Mb(after.peak_kb).c_str(),
+      Mb(idle.rss_kb).c_str(),
+      static_cast<double>(after.peak_kb) / static_cast<double>(size >> 10));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status Memory(const Programs& programs, uint64_t messages) {
+absl::Status Memory(const Programs& programs, uint64_t messages,
+                    int large_reply_mib) {
   LoadOptions load;
   load.persistent = true;
   load.clients = 16;
@@ -120,6 +175,9 @@ absl::Status Memory(const Programs& programs, uint64_t messages) {
                       fake_load.errors + bare_load.errors),
       fake_after, mb(bare_after), static_cast<double>(bare_after.rss_kb));
   row("after the log is cleared (MessageLog::Clear())", fake_cleared, "-", 0);
+  if (large_reply_mib > 0) {
+    BENCH_RETURN_IF_ERROR(LargeReply(programs, large_reply_mib));
+  }
   printf(
       "\nThe log kept its newest entries within its limits (LogLimits: 100,000 "
       "entries, 64 MiB) and dropped the rest: %s messages received, %s "
