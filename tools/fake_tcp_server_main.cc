@@ -45,6 +45,7 @@
 #include "tools/control_flags.h"
 #include "tools/event_printer.h"
 #include "tools/flags.h"
+#include "tools/shutdown_signals.h"
 
 // The flags of ServerOptions' fields: each has the field's default, and is
 // read back through ApplyServerOptionFlag (server/options_flags.h), the codec
@@ -285,13 +286,7 @@ int Main(int argc, char** argv) {
   // A reader of stdout (or of --event_log) that goes away must not end the
   // server: writes fail with EPIPE instead.
   signal(SIGPIPE, SIG_IGN);
-  // Signals are taken by sigwait() below, never by a handler, in every thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  if (absl::GetFlag(FLAGS_stop_on_stdin_eof)) sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ShutdownSignals shutdown(absl::GetFlag(FLAGS_stop_on_stdin_eof));
 
   std::shared_ptr<ScriptedResponder> scripted;
   absl::StatusOr<ServerOptions> options = OptionsFromFlags(&scripted);
@@ -439,42 +434,8 @@ int Main(int argc, char** argv) {
         event_log.empty() ? nullptr : &event_stream, &out, &progress);
   }
 
-  // The end of standard input is SIGUSR1 to the sigwait() below: one that comes
-  // after a SIGTERM is never taken, where a second SIGTERM would end the
-  // process.
-  if (absl::GetFlag(FLAGS_stop_on_stdin_eof)) {
-    std::thread([] {
-      char buffer[512];
-      ssize_t n;
-      while ((n = read(STDIN_FILENO, buffer, sizeof buffer)) > 0 ||
-             (n < 0 && errno == EINTR)) {
-      }
-      kill(getpid(), SIGUSR1);
-    }).detach();
-  }
-
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  // What came with it (a SIGTERM and the end of stdin as a launcher exits) is
-  // the same request, not a second signal; the signal names it.
-  const timespec now = {0, 0};
-  for (int more; (more = sigtimedwait(&signals, nullptr, &now)) > 0;) {
-    if (more != SIGUSR1) signal_number = more;
-  }
-  // A second signal ends the process at once, whatever shutdown is doing.
-  std::thread([] {
-    sigset_t second;
-    sigemptyset(&second);
-    sigaddset(&second, SIGINT);
-    sigaddset(&second, SIGTERM);
-    int again = 0;
-    sigwait(&second, &again);
-    _exit(128 + again);
-  }).detach();
-  fprintf(stderr, "fake_tcp_server: %s, shutting down\n",
-          signal_number == SIGINT    ? "SIGINT"
-          : signal_number == SIGUSR1 ? "standard input ended"
-                                     : "SIGTERM");
+  const char* why = shutdown.Wait();
+  fprintf(stderr, "fake_tcp_server: %s, shutting down\n", why);
 
   // The health endpoint reports NOT_SERVING first (Stop notifies it), then
   // every connection closes and the log is complete. What stdout does not take
