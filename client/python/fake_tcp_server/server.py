@@ -148,7 +148,12 @@ class FakeTcpServer(ControlClient):
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        if self._process is None:
+            return False
+        if self._process.poll() is None:
+            return True
+        self.returncode = self._process.returncode  # it exited (or was killed)
+        return False
 
     def output(self) -> str:
         """The last lines the fake printed (stdout, then stderr)."""

@@ -159,6 +159,28 @@ def test_a_fake_that_cannot_start_says_why(pytester):
     result.stdout.fnmatch_lines(["*bogus*"])
 
 
+def test_a_fake_that_dies_under_a_test_is_a_clear_error_and_the_next_gets_a_new_one(pytester):
+    pytester.makepyfile(
+        """
+        import os, signal
+
+        def test_killed(fake_tcp_server):
+            os.kill(fake_tcp_server.pid, signal.SIGKILL)
+            fake_tcp_server.wait_exit(30)
+            fake_tcp_server.status()
+
+        def test_after(fake_tcp_server):
+            assert fake_tcp_server.status().listener == "accepting"
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*ControlError*UNAVAILABLE*"])
+    result.stdout.fnmatch_lines(
+        ["*no transcript from the control API: the fake exited with status -9*"]
+    )
+
+
 def test_xdist_workers_each_get_their_own_fake(pytester, tmp_path):
     record = tmp_path / "seen"
     record.mkdir()
