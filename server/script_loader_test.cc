@@ -82,6 +82,18 @@ TEST(ScriptTest, ParseErrorsNameLineAndColumn) {
               HasSubstr("kv.textproto:3:"));
   EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("bogus"));
 
+  // The text format is strict already: a wrong type and a singular field
+  // given twice name the line.
+  for (const char* text : {"rules {\n  when { any: \"yes\" }\n}\n",
+                           "rules {\n  when { any: true any: true }\n}\n"}) {
+    parsed = ParseScript(text, ScriptFormat::kText, "kv.textproto");
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_THAT(std::string(parsed.status().message()),
+                HasSubstr("kv.textproto:2:"))
+        << text;
+  }
+
   parsed = ParseScript("{\"rules\": [{\"when\": {\"equalz\": \"x\"}}]}",
                        ScriptFormat::kJson, "kv.json");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
