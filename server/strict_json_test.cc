@@ -7,7 +7,9 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/wrappers.pb.h"
 #include "gtest/gtest.h"
 #include "server/script.pb.h"
 
@@ -175,6 +177,10 @@ TEST(StrictJsonTest, MapsAndWellKnownTypes) {
         }
       )pb",
       &file));
+  // Naming the well-known types links their descriptors in, so the generated
+  // pool holds them in a static binary too (nothing else here refers to them).
+  ASSERT_NE(google::protobuf::Struct::descriptor(), nullptr);
+  ASSERT_NE(google::protobuf::BoolValue::descriptor(), nullptr);
   google::protobuf::DescriptorPool pool(
       google::protobuf::DescriptorPool::generated_pool());
   const google::protobuf::FileDescriptor* built = pool.BuildFile(file);
