@@ -74,6 +74,20 @@ absl::StatusOr<int> ConnectOne(const addrinfo& ai, absl::Time deadline,
 absl::StatusOr<TcpClient> TcpClient::Connect(absl::string_view address,
                                              absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
+  if (IsUnixAddress(address)) {
+    absl::StatusOr<SocketAddress> to = ParseUnixAddress(address);
+    if (!to.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("connect ", to.status().message()));
+    }
+    addrinfo ai{};
+    ai.ai_family = AF_UNIX;
+    ai.ai_addr = reinterpret_cast<sockaddr*>(&to->addr);
+    ai.ai_addrlen = to->len;
+    absl::StatusOr<int> fd = ConnectOne(ai, deadline, address);
+    if (!fd.ok()) return fd.status();
+    return TcpClient(*fd, std::string(address), "unix:");
+  }
   absl::StatusOr<HostPort> host_port = ParseHostPort(address);
   if (!host_port.ok()) {
     return absl::InvalidArgumentError(

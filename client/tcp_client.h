@@ -28,7 +28,9 @@ namespace fake_tcp {
 class TcpClient {
  public:
   // Connects to `address` ("127.0.0.1:9500", "[::1]:9500", "localhost:9500"),
-  // trying each resolved address, within `timeout`.
+  // trying each resolved address, or to a Unix-domain stream socket
+  // ("unix:/tmp/x.sock", "unix:@name" for the abstract namespace), within
+  // `timeout`.
   static absl::StatusOr<TcpClient> Connect(absl::string_view address,
                                            absl::Duration timeout);
 

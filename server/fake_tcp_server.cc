@@ -25,6 +25,28 @@ void Wake(int wake_fd) {
   (void)write(wake_fd, &one, sizeof(one));
 }
 
+// "unix:/run/x.sock" when `options` listen on a Unix-domain socket, else "".
+std::string UnixAddress(const ServerOptions& options) {
+  return options.unix_socket.empty()
+             ? ""
+             : absl::StrCat("unix:", options.unix_socket);
+}
+
+// Binds and listens where `options` say: TCP, or a Unix-domain socket.
+absl::StatusOr<BoundListener> Bind(const ServerOptions& options) {
+  if (options.unix_socket.empty()) {
+    return Listen(options.address, options.port, options.backlog);
+  }
+  absl::StatusOr<BoundListener> listener = ListenUnix(
+      UnixAddress(options), options.backlog, options.unix_socket_mode);
+  if (!listener.ok()) {
+    return absl::Status(
+        listener.status().code(),
+        absl::StrCat("Start: unix_socket ", listener.status().message()));
+  }
+  return listener;
+}
+
 }  // namespace
 
 FakeTcpServer::FakeTcpServer(ServerOptions options)
@@ -59,8 +81,7 @@ absl::Status FakeTcpServer::Start() {
                            " to fit the descriptor limit (", budget->why, ")");
   }
 
-  absl::StatusOr<BoundListener> listener =
-      Listen(options_.address, options_.port, options_.backlog);
+  absl::StatusOr<BoundListener> listener = Bind(options_);
   if (!listener.ok()) return listener.status();
   UniqueFd wake(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake.ok()) return ErrnoStatus(errno, "Start: eventfd");
@@ -142,6 +163,7 @@ void FakeTcpServer::Stop() {
     Wake(wake_fd_);
   }
   io_thread_.join();
+  RemoveUnixSocketFile(UnixAddress(options_));
   absl::MutexLock lock(&mu_);
   close(wake_fd_);
   wake_fd_ = -1;
@@ -303,9 +325,12 @@ absl::Status FakeTcpServer::StopAccepting() {
   return ChangeListener(
       "StopAccepting", {ListenerState::kAccepting, ListenerState::kPaused},
       ListenerState::kRefusing,
-      [](ListenerState) -> absl::StatusOr<absl::AnyInvocable<int(IoLoop&)>> {
-        return [](IoLoop& loop) {
+      [this](
+          ListenerState) -> absl::StatusOr<absl::AnyInvocable<int(IoLoop&)>> {
+        return [this](IoLoop& loop) {
           loop.CloseListener();
+          // Gone with the listener, as a port that nobody listens on is.
+          RemoveUnixSocketFile(UnixAddress(options_));
           return 0;
         };
       });
@@ -324,8 +349,9 @@ absl::Status FakeTcpServer::ResumeAccepting() {
           // Listening again before this returns, as Start() does.
           absl::StatusOr<HostPort> bound = ParseHostPort(address);
           absl::StatusOr<BoundListener> listener =
-              bound.ok() ? Listen(bound->host, bound->port, options_.backlog)
-                         : bound.status();
+              !options_.unix_socket.empty() ? Bind(options_)
+              : bound.ok() ? Listen(bound->host, bound->port, options_.backlog)
+                           : bound.status();
           if (!listener.ok()) {
             return absl::Status(
                 listener.status().code(),

@@ -27,6 +27,18 @@ namespace {
 // before it tries again, instead of spinning on a listener that stays readable.
 constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
 
+// "127.0.0.1:40312"; on a Unix-domain socket, whose clients have no name, the
+// client's process and user from SO_PEERCRED: "unix pid=4242 uid=1000".
+std::string PeerName(int fd, const sockaddr_storage& addr) {
+  if (addr.ss_family != AF_UNIX) return FormatSockaddr(addr);
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    return FormatSockaddr(addr);
+  }
+  return absl::StrCat("unix pid=", cred.pid, " uid=", cred.uid);
+}
+
 }  // namespace
 
 void IoLoop::PauseAccepting() {
@@ -71,7 +83,7 @@ void IoLoop::AcceptAll() {
       return;
     }
     const uint64_t id = next_connection_id_++;
-    std::string peer = FormatSockaddr(addr);
+    std::string peer = PeerName(fd, addr);
     if (connections_.size() >= max_connections_) {
       AddEvent(EventType::kConnectionLimit, id, std::move(peer), "",
                absl::StrCat("max_connections ", max_connections_,
@@ -80,8 +92,10 @@ void IoLoop::AcceptAll() {
       close(fd);
       continue;
     }
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (addr.ss_family != AF_UNIX) {
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     if (!EpollAdd(epoll_.get(), fd, id)) {
       const int err = errno;
       AddEvent(EventType::kServerClosed, id, std::move(peer), "",

@@ -49,6 +49,19 @@ absl::StatusOr<std::optional<SocketAddress>> IoLoop::ResolveUpstream(
     const ServerOptions& options, int listener) {
   if (!options.proxy.has_value()) return std::nullopt;
   // Parsed by ValidateServerOptions already.
+  if (IsUnixAddress(options.proxy->upstream)) {
+    absl::StatusOr<SocketAddress> un =
+        ParseUnixAddress(options.proxy->upstream);
+    if (!un.ok()) return un.status();
+    if (!options.unix_socket.empty() &&
+        absl::StrCat("unix:", options.unix_socket) == options.proxy->upstream) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Start: proxy.upstream: ", options.proxy->upstream,
+          " is this server's own socket (it would forward every connection "
+          "to itself)"));
+    }
+    return *un;
+  }
   absl::StatusOr<HostPort> host_port = ParseHostPort(options.proxy->upstream);
   if (!host_port.ok()) return host_port.status();
   absl::StatusOr<std::vector<SocketAddress>> resolved =

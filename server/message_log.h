@@ -64,7 +64,8 @@ struct Event {
   EventType type = EventType::kReceived;
   // 1, 2, ... per server, in accept order.
   uint64_t connection_id = 0;
-  // "127.0.0.1:54321" or "[::1]:54321".
+  // "127.0.0.1:54321" or "[::1]:54321"; on a Unix-domain socket the client's
+  // process and user (SO_PEERCRED), "unix pid=4242 uid=1000".
   std::string peer;
   // When it happened.
   absl::Time time;

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -138,6 +139,34 @@ std::vector<OptionFlag> MakeFlags() {
            return Bad("port", absl::StrCat(" must be 0..65535, got ", value));
          }
          o->port = port;
+         return absl::OkStatus();
+       }});
+  flags.push_back({"unix_socket",
+                   [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+                     return o.unix_socket;
+                   },
+                   [](absl::string_view value, ServerOptions* o) {
+                     o->unix_socket = std::string(value);
+                     return absl::OkStatus();
+                   }});
+  flags.push_back(
+      {"unix_socket_mode",
+       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+         return absl::StrFormat("%04o", o.unix_socket_mode);
+       },
+       [](absl::string_view value, ServerOptions* o) {
+         int mode = 0;
+         if (value.empty() || value.size() > 4 ||
+             value.find_first_not_of("01234567") != absl::string_view::npos) {
+           return Bad("unix_socket_mode",
+                      absl::StrCat(" must be octal 0000..0777, got ", value));
+         }
+         for (const char c : value) mode = mode * 8 + (c - '0');
+         if (mode > 0777) {
+           return Bad("unix_socket_mode",
+                      absl::StrCat(" must be octal 0000..0777, got ", value));
+         }
+         o->unix_socket_mode = mode;
          return absl::OkStatus();
        }});
   flags.push_back(IntFlag("backlog", &ServerOptions::backlog, 1));

@@ -18,6 +18,8 @@ namespace fake_tcp {
 //
 // clang-format off
 //   --address  --port  --backlog            address, port, backlog
+//   --unix_socket=<path|@name>              unix_socket ("": TCP)
+//   --unix_socket_mode=<octal>              unix_socket_mode ("0600")
 //   --framing=<spec>                        framing (ParseFramingSpec)
 //   --max_message_size  --max_connections   the same fields
 //   --max_pending_output  --read_size       the same fields

@@ -1,6 +1,7 @@
 #include "server/server_options.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "tools/base/net.h"
 
 namespace fake_tcp {
@@ -37,6 +38,19 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("Start: port must be 0..65535, got ", options.port));
+  }
+  if (!options.unix_socket.empty()) {
+    const std::string address = absl::StrCat("unix:", options.unix_socket);
+    if (absl::StatusOr<SocketAddress> un = ParseUnixAddress(address);
+        !un.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Start: unix_socket ", un.status().message()));
+    }
+    if (options.unix_socket_mode < 0 || options.unix_socket_mode > 0777) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("Start: unix_socket_mode must be 0000..0777, got %o",
+                          options.unix_socket_mode));
+    }
   }
   if (options.backlog <= 0) {
     return absl::InvalidArgumentError(
@@ -82,7 +96,14 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   if (absl::Status s = ValidateFraming(options.framing); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("Start: ", s.message()));
   }
-  if (options.proxy.has_value()) {
+  if (options.proxy.has_value() && IsUnixAddress(options.proxy->upstream)) {
+    if (absl::StatusOr<SocketAddress> un =
+            ParseUnixAddress(options.proxy->upstream);
+        !un.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Start: proxy.upstream: ", un.status().message()));
+    }
+  } else if (options.proxy.has_value()) {
     absl::StatusOr<HostPort> upstream = ParseHostPort(options.proxy->upstream);
     if (!upstream.ok()) {
       return absl::InvalidArgumentError(

@@ -40,7 +40,8 @@ struct ProxyOptions {
     // from the next message on.
     kReply,
   };
-  // Where to forward: "host:port" or "[v6]:port", resolved once at Start.
+  // Where to forward: "host:port" or "[v6]:port", resolved once at Start, or
+  // a Unix-domain socket, "unix:/run/x.sock" or "unix:@name".
   std::string upstream;
   // A connect that has not completed by then fails.
   absl::Duration connect_timeout = absl::Seconds(5);
@@ -61,6 +62,13 @@ struct ServerOptions {
   // port of the hand-written fakes this replaces, which code under test often
   // hard-codes.
   int port = 9500;
+  // A Unix-domain stream socket to listen on instead of TCP: "/run/x.sock"
+  // (a file, created at Start, removed at Stop) or "@name" (the abstract
+  // namespace, no file). Empty: TCP on `address` and `port`, which are then
+  // unused. FakeTcpServer::address() says "unix:/run/x.sock"; port() is 0.
+  std::string unix_socket;
+  // The socket file's permissions (0600: its owner only).
+  int unix_socket_mode = 0600;
   // The listen backlog; connects beyond it wait in SYN queues.
   int backlog = SOMAXCONN;
   // How each connection's bytes are cut into messages.

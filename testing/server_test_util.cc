@@ -3,10 +3,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <filesystem>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -14,6 +17,19 @@
 #include "gtest/gtest.h"
 
 namespace fake_tcp::testing {
+
+std::string ShortSocketPath(absl::string_view name) {
+  static const std::string* const dir = [] {
+    char templ[] = "/tmp/fake_tcp.XXXXXX";
+    if (mkdtemp(templ) == nullptr) {
+      ADD_FAILURE() << "mkdtemp " << templ << ": " << strerror(errno);
+      return new std::string("/tmp");
+    }
+    atexit([] { std::filesystem::remove_all(*dir); });
+    return new std::string(templ);
+  }();
+  return absl::StrCat(*dir, "/", name);
+}
 
 ServerOptions AnyPort() {
   ServerOptions options;

@@ -27,6 +27,12 @@ inline constexpr absl::Duration kSocketTimeout = absl::Seconds(30);
 // Default ServerOptions on a free port (port 0).
 ServerOptions AnyPort();
 
+// Returns a fresh path for a Unix-domain socket file ("<dir>/<name>") in a
+// directory made for this test binary under /tmp and removed at its exit. Not
+// under TEST_TMPDIR: in Bazel's sandbox that path alone is often longer than
+// the 107 bytes a socket path may have.
+std::string ShortSocketPath(absl::string_view name);
+
 // Returns a client connected to `address`. If it cannot connect within
 // kSocketTimeout, fails the test with the error and ends the binary (there is
 // no client to return).

@@ -47,95 +47,18 @@
 #include "tools/flags.h"
 #include "tools/shutdown_signals.h"
 
-// The flags of ServerOptions' fields: each has the field's default, and is
-// read back through ApplyServerOptionFlag (server/options_flags.h), the codec
-// the out-of-process fixture writes them with.
-namespace {
-const fake_tcp::ServerOptions kDefaults;
-}  // namespace
+// The flags of ServerOptions' fields are in tools/server_option_flags.cc;
+// these are the standalone server's own.
 
-ABSL_FLAG(
-    std::string, address, kDefaults.address,
-    "Address to listen on: an IP (127.0.0.1, ::1) or a host name resolved "
-    "once (localhost).");
-ABSL_FLAG(int, port, kDefaults.port,
-          "TCP port to listen on; 0 picks a free port.");
-ABSL_FLAG(int, backlog, kDefaults.backlog,
-          "The listen backlog: connects beyond it wait in SYN queues.");
-ABSL_FLAG(std::string, framing, "raw",
-          "How messages are cut: raw | line | crlf | delimiter:<escaped> | "
-          "length:<1|2|4|8>[:big|:little][:inclusive] | fixed:<bytes>.");
-ABSL_FLAG(int64_t, max_message_size,
-          static_cast<int64_t>(kDefaults.max_message_size),
-          "Largest message in bytes; a larger one closes its connection.");
-ABSL_FLAG(int64_t, max_connections,
-          static_cast<int64_t>(kDefaults.max_connections),
-          "Connections open at once; one more is accepted and closed at once.");
-ABSL_FLAG(int64_t, max_pending_output,
-          static_cast<int64_t>(kDefaults.max_pending_output),
-          "Unsent reply bytes per connection past which the server stops "
-          "reading from it until the client reads.");
-ABSL_FLAG(int64_t, read_size, static_cast<int64_t>(kDefaults.read_size),
-          "Bytes read from a socket at a time (1 to 16 MiB).");
-ABSL_FLAG(int64_t, log_max_events,
-          static_cast<int64_t>(kDefaults.log_limits.max_events),
-          "Entries the message log keeps; older ones are dropped and counted.");
-ABSL_FLAG(int64_t, log_max_bytes,
-          static_cast<int64_t>(kDefaults.log_limits.max_bytes),
-          "Message bytes the message log keeps; older entries are dropped.");
-ABSL_FLAG(std::string, reply, "Received",
-          "Reply to every message (C escapes allowed, e.g. OK\\r\\n).");
 ABSL_FLAG(bool, no_reply, false, "Reply nothing (overrides --reply).");
 ABSL_FLAG(std::string, reply_file, "",
           "Reply with the bytes of this file (as they are, up to 1 GiB; held "
           "once, however many replies are pending) instead of --reply.");
-ABSL_FLAG(std::string, greeting, "",
-          "Send this to every new connection first (C escapes allowed).");
-ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(5),
-          "On SIGTERM, how long connections may take to finish the replies to "
-          "what they sent before they close (0: close at once).");
-ABSL_FLAG(absl::Duration, reply_latency, kDefaults.reply_latency,
-          "Wait this long before every reply (e.g. 25ms).");
-ABSL_FLAG(int64_t, bytes_per_second, kDefaults.bytes_per_second,
-          "Limit every reply to this rate (0: unlimited).");
-ABSL_FLAG(int64_t, close_after_bytes, 0,
-          "Close a connection once it was sent this many bytes in all (0: "
-          "never).");
-ABSL_FLAG(std::string, proxy_to, "",
-          "Proxy mode: forward every connection to this host:port (a real "
-          "server), logging what passes both ways with --framing; see "
-          "--record.");
-ABSL_FLAG(absl::Duration, proxy_connect_timeout,
-          fake_tcp::ProxyOptions{}.connect_timeout,
-          "Proxy mode: a connect to the upstream that takes longer fails.");
-ABSL_FLAG(std::string, upstream_gone, "close",
-          "Proxy mode: what a client gets once its upstream connection ends "
-          "or cannot be made: close (FIN, after what the upstream sent) | "
-          "reset (RST) | reply (answered from then on by --reply or "
-          "--script).");
 ABSL_FLAG(std::string, record, "",
           "On exit, write the session as a script that replays it "
           "(server/script.proto; JSON for a .json file, else text format): "
           "one rule per distinct message with its replies in order. Load it "
           "with --script.");
-ABSL_FLAG(bool, tls, false,
-          "Speak TLS: with a throwaway CA and a certificate for localhost, "
-          "127.0.0.1 and ::1 made at start (see --tls_ca_file), or "
-          "--tls_cert/--tls_key.");
-ABSL_FLAG(std::string, tls_cert, "",
-          "TLS: the server's certificate chain (PEM file); with --tls_key.");
-ABSL_FLAG(std::string, tls_key, "", "TLS: the server's private key (PEM).");
-ABSL_FLAG(std::string, tls_client_ca, "",
-          "TLS: require client certificates signed by a CA in this PEM file "
-          "(mutual TLS).");
-ABSL_FLAG(std::string, tls_alpn, "",
-          "TLS: ALPN protocols in preference order, comma-separated "
-          "(h2,http/1.1).");
-ABSL_FLAG(std::string, tls_min_version, "1.2",
-          "TLS: the lowest version accepted: 1.2 | 1.3.");
-ABSL_FLAG(std::string, tls_handshake_fault, "none",
-          "TLS: a fault in every handshake: none | fail (handshake_failure "
-          "alert) | stall (never answer) | close (FIN after the ClientHello).");
 ABSL_FLAG(std::string, tls_ca_file, "",
           "TLS: write the CA certificate clients must trust (PEM; the made "
           "one) to this file (atomically) before the address files.");

@@ -5,14 +5,21 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "tools/base/errno_status.h"
 
 namespace fake_tcp {
@@ -63,7 +70,61 @@ std::string FormatSockaddr(const sockaddr_storage& addr) {
     inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
     return JoinHostPort(host, ntohs(in6->sin6_port));
   }
+  if (addr.ss_family == AF_UNIX) {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&addr);
+    const char* path = un->sun_path;
+    const size_t max = sizeof(un->sun_path);
+    if (path[0] != '\0')
+      return absl::StrCat("unix:", std::string(path, strnlen(path, max)));
+    // Abstract names may hold NULs; the name up to the first one is shown.
+    const std::string name(path + 1, strnlen(path + 1, max - 1));
+    return name.empty() ? "unix:" : absl::StrCat("unix:@", name);
+  }
   return absl::StrCat("<address family ", addr.ss_family, ">");
+}
+
+bool IsUnixAddress(absl::string_view address) {
+  return absl::StartsWith(address, "unix:");
+}
+
+absl::StatusOr<SocketAddress> ParseUnixAddress(absl::string_view address) {
+  absl::string_view path = address;
+  if (!absl::ConsumePrefix(&path, "unix:")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(address, ": expected unix:PATH or unix:@NAME"));
+  }
+  if (path.empty() || path == "@") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(address, ": the socket path is empty"));
+  }
+  SocketAddress out;
+  auto* un = reinterpret_cast<sockaddr_un*>(&out.addr);
+  un->sun_family = AF_UNIX;
+  // A file path needs its NUL inside sun_path; an abstract name (its '@' is
+  // the leading NUL) fills it to the end at most.
+  const size_t room = sizeof(un->sun_path) - (path[0] == '@' ? 0 : 1);
+  if (path.size() > room) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(address, ": the path is ", path.size(),
+                     " bytes; a Unix socket path holds at most ", room));
+  }
+  memcpy(un->sun_path, path.data(), path.size());
+  if (path[0] == '@') un->sun_path[0] = '\0';
+  out.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
+                                   path.size() + (path[0] == '@' ? 0 : 1));
+  return out;
+}
+
+void RemoveUnixSocketFile(absl::string_view address) {
+  absl::string_view path = address;
+  if (!absl::ConsumePrefix(&path, "unix:") || path.empty() || path[0] == '@') {
+    return;
+  }
+  const std::string file(path);
+  struct stat st;
+  if (lstat(file.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    unlink(file.c_str());
+  }
 }
 
 namespace {
@@ -149,8 +210,10 @@ absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& to) {
     return ErrnoStatus(errno,
                        absl::StrCat("socket for ", FormatSockaddr(to.addr)));
   }
-  const int one = 1;
-  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (to.addr.ss_family != AF_UNIX) {
+    const int one = 1;
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
   if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&to.addr), to.len) !=
           0 &&
       errno != EINPROGRESS) {
@@ -171,6 +234,57 @@ absl::StatusOr<BoundListener> Listen(absl::string_view host, int port,
     if (first_error.ok()) first_error = listener.status();
   }
   return first_error;
+}
+
+absl::StatusOr<BoundListener> ListenUnix(absl::string_view address, int backlog,
+                                         int mode) {
+  absl::StatusOr<SocketAddress> to = ParseUnixAddress(address);
+  if (!to.ok()) return to.status();
+  const bool abstract = address[5] == '@';
+  const std::string path(address.substr(5));
+  if (!abstract) {
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "bind ", address, ": the path exists and is not a socket"));
+      }
+      // A live server answers; a socket file whose server is gone refuses.
+      UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      if (!probe.ok()) return ListenError(errno, "socket", address);
+      if (connect(probe.get(), reinterpret_cast<const sockaddr*>(&to->addr),
+                  to->len) == 0 ||
+          errno == EAGAIN) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "bind ", address, ": the path is in use by a running server"));
+      }
+      if (errno != ECONNREFUSED) {
+        return ListenError(errno, "connect to the existing socket", address);
+      }
+      unlink(path.c_str());
+    }
+  }
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.ok()) return ListenError(errno, "socket", address);
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&to->addr), to->len) !=
+      0) {
+    return ListenError(errno, "bind", address);
+  }
+  // Before listen(), a connect is refused: nobody gets in under a wider mode.
+  if (!abstract && chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+    const int err = errno;
+    unlink(path.c_str());
+    return ListenError(err, absl::StrFormat("chmod %04o", mode), address);
+  }
+  if (listen(fd.get(), backlog) != 0) {
+    const int err = errno;
+    if (!abstract) unlink(path.c_str());
+    return ListenError(err, "listen", address);
+  }
+  BoundListener out;
+  out.fd = std::move(fd);
+  out.address = std::string(address);
+  return out;
 }
 
 }  // namespace fake_tcp

@@ -27,9 +27,13 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view address);
 // Returns "host:port", or "[host]:port" when `host` is an IPv6 literal.
 std::string JoinHostPort(absl::string_view host, int port);
 
-// Formats an IPv4 or IPv6 socket address as "127.0.0.1:9500" or "[::1]:9500"
-// ("<address family N>" for any other).
+// Formats an IPv4 or IPv6 socket address as "127.0.0.1:9500" or "[::1]:9500",
+// a Unix-domain one as "unix:/run/x.sock", "unix:@name" (abstract) or "unix:"
+// (unnamed, as a connecting client's is); "<address family N>" for any other.
 std::string FormatSockaddr(const sockaddr_storage& addr);
+
+// True when `address` names a Unix-domain socket: "unix:PATH" or "unix:@NAME".
+bool IsUnixAddress(absl::string_view address);
 
 // One resolved socket address.
 struct SocketAddress {
@@ -43,6 +47,13 @@ struct SocketAddress {
 // known".
 absl::StatusOr<std::vector<SocketAddress>> Resolve(absl::string_view host,
                                                    int port);
+
+// Returns the AF_UNIX socket address of "unix:PATH" (a file) or "unix:@NAME"
+// (the abstract namespace: no file). INVALID_ARGUMENT naming `address` when it
+// is not of that form, the path is empty, or it does not fit sun_path (107
+// bytes), e.g. "unix:/very/long...: the path is 140 bytes; a Unix socket path
+// holds at most 107".
+absl::StatusOr<SocketAddress> ParseUnixAddress(absl::string_view address);
 
 // Starts a non-blocking TCP connect to `to`: returns the socket
 // (close-on-exec, TCP_NODELAY) connected or connecting (wait for it to become
@@ -69,6 +80,20 @@ struct BoundListener {
 // INVALID_ARGUMENT "resolve nosuchhost:9500: ..." for a bad name.
 absl::StatusOr<BoundListener> Listen(absl::string_view host, int port,
                                      int backlog);
+
+// Binds a Unix-domain stream socket to `address` ("unix:PATH" or
+// "unix:@NAME", see ParseUnixAddress) and listens with `backlog`; `port` is 0
+// and `address` as given. A socket file is given `mode` (e.g. 0600) before
+// anyone can connect. A file left by a server that is gone (connecting to it is
+// refused) is replaced; FAILED_PRECONDITION when a live server answers there
+// ("... is in use by a running server") or the path is not a socket (it is
+// never removed then).
+absl::StatusOr<BoundListener> ListenUnix(absl::string_view address, int backlog,
+                                         int mode);
+
+// Removes the socket file of a "unix:PATH" address (nothing for "unix:@NAME"
+// or a TCP address). Errors are ignored: the file may be gone already.
+void RemoveUnixSocketFile(absl::string_view address);
 
 }  // namespace fake_tcp
 
