@@ -1,9 +1,12 @@
 // Record and replay with a real server nobody here wrote: Debian's redis-server
 // on loopback, driven by Debian's redis-cli through //tools:fake_tcp_server
 // --proxy_to --record; then the same redis-cli commands against the recorded
-// script (--script) give the same answers with redis-server stopped.
+// script (--script) give the same answers with redis-server stopped; and the
+// same over Unix-domain sockets (redis-cli -s).
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -27,6 +30,7 @@ namespace {
 
 using ::fake_tcp::testing::RefusingPort;
 using ::fake_tcp::testing::Runfile;
+using ::fake_tcp::testing::ShortSocketPath;
 using ::fake_tcp::testing::Subprocess;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -69,17 +73,31 @@ class RedisRecordReplayTest : public ::testing::Test {
     return l.ok() ? l->port : 0;
   }
 
-  // Starts redis-server on `port`; returns once it accepts connections.
-  Subprocess StartRedis(int port) {
-    absl::StatusOr<Subprocess> redis =
-        Subprocess::Start({redis_server_, "--port", absl::StrCat(port),
-                           "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                           "no", "--dir", dir_, "--daemonize", "no"});
+  // Starts redis-server on `port` (or, with `unix_socket`, on that socket
+  // only); returns once it accepts connections.
+  Subprocess StartRedis(int port, const std::string& unix_socket = "") {
+    std::vector<std::string> argv = {redis_server_,
+                                     "--port",
+                                     absl::StrCat(port),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--dir",
+                                     dir_,
+                                     "--daemonize",
+                                     "no"};
+    if (!unix_socket.empty()) {
+      argv.insert(argv.end(), {"--unixsocket", unix_socket});
+    }
+    absl::StatusOr<Subprocess> redis = Subprocess::Start(argv);
     EXPECT_TRUE(redis.ok()) << redis.status();
     absl::StatusOr<std::string> log = WaitForFile(
         redis->stdout_path(),
         [](const std::string& text) {
-          return absl::StrContains(text, "Ready to accept connections");
+          return absl::StrContains(text, "eady to accept connections");
         },
         kTimeout, redis->pidfd());
     EXPECT_TRUE(log.ok()) << log.status() << "\n" << redis->Stdout();
@@ -108,9 +126,12 @@ class RedisRecordReplayTest : public ::testing::Test {
     const size_t colon = address.rfind(':');
     std::string transcript;
     for (const std::vector<std::string>& command : Commands()) {
-      std::vector<std::string> argv = {redis_cli_, "-h",
-                                       address.substr(0, colon), "-p",
-                                       address.substr(colon + 1)};
+      std::vector<std::string> argv =
+          IsUnixAddress(address)
+              ? std::vector<std::string>{redis_cli_, "-s", address.substr(5)}
+              : std::vector<std::string>{redis_cli_, "-h",
+                                         address.substr(0, colon), "-p",
+                                         address.substr(colon + 1)};
       argv.insert(argv.end(), command.begin(), command.end());
       absl::StatusOr<Subprocess> cli = Subprocess::Start(argv);
       EXPECT_TRUE(cli.ok()) << cli.status();
@@ -134,7 +155,8 @@ class RedisRecordReplayTest : public ::testing::Test {
   std::string redis_cli_;
   std::string fake_;
   std::string dir_;
-  int fakes_started_ = 0;
+  // Across the tests of this binary, so no address file is used twice.
+  static inline int fakes_started_ = 0;
 };
 
 TEST_F(RedisRecordReplayTest, RedisCliGetsTheSameAnswersFromTheReplay) {
@@ -190,6 +212,46 @@ TEST_F(RedisRecordReplayTest, RedisCliGetsTheSameAnswersFromTheReplay) {
               HasSubstr(absl::StrCat("upstream (connect ", down.address(),
                                      ": Connection refused; upstream_gone: "
                                      "reply)")));
+}
+
+// The same session over Unix-domain sockets: redis-server listens on one, the
+// recording proxy on another (--unix_socket, --proxy_to=unix:), redis-cli -s
+// talks to the proxy, then to the replay; the socket files go with the fakes.
+TEST_F(RedisRecordReplayTest, OverUnixSocketsRecordsAndReplays) {
+  const std::string script = dir_ + "/redis_unix.textproto";
+  const std::string redis_socket = ShortSocketPath("redis.sock");
+  const std::string fake_socket = ShortSocketPath("fake.sock");
+  std::string recorded;
+  {
+    Subprocess redis = StartRedis(0, redis_socket);
+    std::string address;
+    Subprocess proxy = StartFake(
+        {"--unix_socket=" + fake_socket, "--proxy_to=unix:" + redis_socket,
+         "--record=" + script, "--transcript=" + dir_ + "/unix.txt"},
+        &address);
+    EXPECT_EQ(address, "unix:" + fake_socket);
+    recorded = RunCommands(address);
+    EXPECT_EQ(Stop(proxy), 0) << proxy.Stderr();
+    EXPECT_THAT(proxy.Stderr(), HasSubstr("recorded 6 rules to " + script));
+    Stop(redis);
+  }
+  EXPECT_THAT(recorded, HasSubstr("GET greeting -> hello\n"));
+  EXPECT_THAT(recorded, HasSubstr("INCR counter -> 2\n"));
+  struct stat st;
+  EXPECT_NE(lstat(fake_socket.c_str(), &st), 0)
+      << "the fake left its socket file";
+  absl::StatusOr<std::string> transcript = ReadFile(dir_ + "/unix.txt");
+  ASSERT_TRUE(transcript.ok()) << transcript.status();
+  // Each redis-cli run is a process of its own: the log says which.
+  EXPECT_THAT(*transcript, HasSubstr(" unix pid="));
+  EXPECT_THAT(*transcript, HasSubstr(absl::StrCat(" uid=", getuid())));
+
+  std::string address;
+  Subprocess replay = StartFake(
+      {"--unix_socket=" + fake_socket, "--script=" + script}, &address);
+  EXPECT_EQ(RunCommands(address), recorded);
+  EXPECT_EQ(Stop(replay), 0);
+  EXPECT_THAT(replay.Stderr(), Not(HasSubstr("no rule matched")));
 }
 
 }  // namespace

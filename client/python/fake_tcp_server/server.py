@@ -8,8 +8,9 @@
 
 Options are the standalone server's flags (tools/README.md), by name: `port=0`,
 `framing="line"`, `reply_latency=0.05` (seconds, or "50ms"), `tls=True`, `script=PATH` or
-a script dict (`fake_tcp_server.script`), ... A flag this class does not know is passed as
-it is, so every flag of the program works. Start returns once the fake accepts: its
+a script dict (`fake_tcp_server.script`), `unix_socket=PATH` (or `True`: a socket file
+made for it), ... A flag this class does not know is passed as it is, so every flag of
+the program works. Start returns once the fake accepts: its
 control API is up and, when grpcio is installed, its grpc.health.v1 endpoint says SERVING.
 """
 
@@ -19,7 +20,9 @@ import collections
 import json
 import os
 import selectors
+import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -34,6 +37,8 @@ from fake_tcp_server.control import ControlClient, ControlError
 # Flags whose values are durations: numbers are seconds.
 _DURATION_FLAGS = {"reply_latency", "proxy_connect_timeout"}
 # Flags this class sets itself.
+# The longest path a Unix socket may have (sun_path less its NUL).
+_MAX_SOCKET_PATH = 107
 _MANAGED_FLAGS = {"control_address_file", "control_port"}
 # The line the program prints once its control API listens (after writing the file).
 _READY_LINE = "fake_tcp_server: control API on "
@@ -66,6 +71,8 @@ def _flag(name: str, value: Any) -> Optional[str]:
         return f"--{name}" if value else f"--no{name}"
     if isinstance(value, (bytes, bytearray)):
         return f"--{name}={_c_escape(bytes(value))}"
+    if name == "unix_socket_mode" and isinstance(value, int):
+        return f"--{name}={value:04o}"  # 0o660, as the flag spells it
     if name in _DURATION_FLAGS and isinstance(value, (int, float)):
         return f"--{name}={script_lib.duration(value)}"
     if isinstance(value, (list, tuple)):
@@ -91,7 +98,9 @@ class FakeTcpServer(ControlClient):
     """The standalone fake in a child process, and a control client of it.
 
     Every operation of `ControlClient` (status, messages, waits, send, pause, set_script,
-    clear, reset, ...) is a method. `host`, `port`, `address` are the TCP listener's;
+    clear, reset, ...) is a method. `host`, `port`, `address` are the TCP listener's
+    (`unix_socket` the socket's path instead, with `unix_socket=`; `connect()` works for
+    both);
     `health_address` the grpc.health.v1 endpoint's; `transcript_path` the transcript the
     fake writes at exit; `tls_ca_file` the CA a TLS client trusts (with `tls=True`).
     """
@@ -128,6 +137,8 @@ class FakeTcpServer(ControlClient):
         self.url, self._host, self._port, self._token, self._timeout = "", "", 0, "", 30.0
         self.host = ""
         self.port = 0
+        self.unix_socket = ""
+        self._socket_dir: Optional[str] = None
         self.health_address = ""
         self.transcript_path = ""
         self.tls_ca_file = ""
@@ -138,9 +149,25 @@ class FakeTcpServer(ControlClient):
     # --- lifecycle --------------------------------------------------------------------
 
     @property
-    def address(self) -> Tuple[str, int]:
-        """(host, port) of the TCP listener, for socket.create_connection."""
+    def address(self) -> Any:
+        """(host, port) of the TCP listener, for socket.create_connection; on a Unix
+        socket its address for socket.connect (the path, or "\\0name" for "@name")."""
+        if self.unix_socket:
+            return "\0" + self.unix_socket[1:] if self.unix_socket[0] == "@" else self.unix_socket
         return (self.host, self.port)
+
+    def connect(self, timeout: float = 30.0) -> socket.socket:
+        """A socket connected to the fake, over TCP or its Unix socket."""
+        if not self.unix_socket:
+            return socket.create_connection(self.address, timeout=timeout)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(self.address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     @property
     def pid(self) -> int:
@@ -169,6 +196,8 @@ class FakeTcpServer(ControlClient):
                 with open(path, "w", encoding="utf-8") as f:
                     json.dump(script_lib.as_script(self._script), f)
                 flags["script"] = path
+        if flags.get("unix_socket") is True:
+            flags["unix_socket"] = self._socket_path(workdir)
         flags.setdefault("transcript", os.path.join(workdir, "transcript.txt"))
         flags.setdefault("health_port", 0)
         if flags.get("tls"):
@@ -182,6 +211,15 @@ class FakeTcpServer(ControlClient):
         self.transcript_path = str(flags["transcript"])
         self.tls_ca_file = str(flags.get("tls_ca_file") or "")
         return command
+
+    def _socket_path(self, workdir: str) -> str:
+        """fake.sock in `workdir`, or in a directory of its own under /tmp when that path
+        is longer than a Unix socket path may be (107 bytes; Bazel's are often longer)."""
+        path = os.path.join(workdir, "fake.sock")
+        if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+            return path
+        self._socket_dir = tempfile.mkdtemp(prefix="fake_tcp.", dir="/tmp")
+        return os.path.join(self._socket_dir, "fake.sock")
 
     def start(self) -> "FakeTcpServer":
         """Starts the fake and returns once it accepts; raises StartError (with the
@@ -212,8 +250,12 @@ class FakeTcpServer(ControlClient):
             with open(control, encoding="utf-8") as f:
                 address = json.load(f)
             self._configure(address["url"], address["token"], 30.0)
-            host, _, port = address["tcp_address"].rpartition(":")
-            self.host, self.port = host.strip("[]"), int(port)
+            listener = address["tcp_address"]
+            if listener.startswith("unix:"):
+                self.unix_socket = listener[len("unix:") :]
+            else:
+                host, _, port = listener.rpartition(":")
+                self.host, self.port = host.strip("[]"), int(port)
             self.health_address = address.get("health_address", "")
             self._await_accepting(deadline)
         except BaseException:
@@ -336,6 +378,9 @@ class FakeTcpServer(ControlClient):
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     def __enter__(self) -> "FakeTcpServer":
         if self._process is None:
@@ -347,4 +392,5 @@ class FakeTcpServer(ControlClient):
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped" if self._process else "not started"
-        return f"FakeTcpServer({self.host}:{self.port}, {state})"
+        where = f"unix:{self.unix_socket}" if self.unix_socket else f"{self.host}:{self.port}"
+        return f"FakeTcpServer({where}, {state})"
