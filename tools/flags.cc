@@ -43,10 +43,12 @@ bool IsBuiltIn(absl::string_view name) {
 }
 
 // True for the files whose flags --help shows: a program's own
-// tools/<name>_main.cc, whatever the binary is called. (absl's default matches
-// the file to the binary's name, so a copied or renamed binary showed none.)
+// tools/<name>_main.cc and the flag groups it links (tools/<group>_flags.cc),
+// whatever the binary is called. (absl's default matches the file to the
+// binary's name, so a copied or renamed binary showed none.)
 bool IsProgramFlagsFile(absl::string_view file) {
-  return absl::EndsWith(file, "_main.cc") &&
+  return (absl::EndsWith(file, "_main.cc") ||
+          absl::EndsWith(file, "_flags.cc")) &&
          (absl::StartsWith(file, "tools/") ||
           absl::StrContains(file, "/tools/"));
 }

@@ -54,8 +54,11 @@ std::string Help(const std::string& binary) {
 
 TEST(HelpTest, ARenamedServerStillListsItsFlags) {
   const std::string help = Help(CopyAs("fake_tcp_server", "my_fake"));
+  // Its own flags, the ServerOptions ones and the control API's.
   EXPECT_THAT(help, AllOf(HasSubstr("--port"), HasSubstr("--framing"),
                           HasSubstr("--close_after_bytes"),
+                          HasSubstr("--unix_socket"), HasSubstr("--transcript"),
+                          HasSubstr("--control_address_file"),
                           Not(HasSubstr("No flags matched"))));
 }
 

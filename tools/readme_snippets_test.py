@@ -20,7 +20,8 @@ PY_README = "client/python/README.md"
 PY_SOURCES = ["client/python/BUILD",
               "client/python/examples/test_hello.py",
               "client/python/examples/test_scripts_and_faults.py",
-              "client/python/examples/test_tls_and_record.py"]
+              "client/python/examples/test_tls_and_record.py",
+              "client/python/examples/test_unix_socket.py"]
 
 
 def runfile(path):

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/health_client.h"
 #include "client/tcp_client.h"
@@ -62,6 +63,25 @@ TEST(ServerReadmeTest, TheFakeWithoutTheFixture) {
   SendHelloWorld("127.0.0.1:9500");  // the code under test
   ASSERT_TRUE(server.log().WaitForMessages(1, absl::Seconds(10)).ok());
   EXPECT_THAT(server.log().ReceivedMessages(), ElementsAre("Hello, world"));
+}
+
+// server/README.md, "Listen on a Unix-domain socket". A short path: inside
+// Bazel's sandbox TEST_TMPDIR alone can be longer than a socket path may be.
+TEST(ServerReadmeTest, OnAUnixSocket) {
+  const std::string socket_path =
+      absl::StrCat("/tmp/fake_tcp_readme.", getpid(), ".sock");
+
+  fake_tcp::ServerOptions options;
+  options.unix_socket = socket_path;  // or "@name": the abstract namespace
+  fake_tcp::FakeTcpServer server(options);
+  ASSERT_TRUE(server.Start().ok());  // the file exists, mode 0600
+  SendHelloWorld(server.address());  // "unix:/tmp/...": TcpClient takes it
+  ASSERT_TRUE(server.log().WaitForMessages(1, absl::Seconds(10)).ok());
+  EXPECT_EQ(server.log().Events()[0].peer,
+            absl::StrCat("unix pid=", getpid(), " uid=", getuid()));
+  server.Stop();  // the file is gone
+
+  EXPECT_NE(access(socket_path.c_str(), F_OK), 0);
 }
 
 // Code under test for the recording snippet: asks "ping" and "time" over a
