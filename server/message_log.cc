@@ -125,18 +125,25 @@ void MessageLog::Append(std::vector<Event>* events) {
     }
   }
   events->clear();
+  NotifyListeners();
 }
 
 void MessageLog::Append(Event event) {
-  absl::MutexLock lock(&mu_);
-  event.sequence = next_sequence_++;
-  AppendLocked(std::move(event));
+  {
+    absl::MutexLock lock(&mu_);
+    event.sequence = next_sequence_++;
+    AppendLocked(std::move(event));
+  }
+  NotifyListeners();
 }
 
 void MessageLog::AppendMirrored(Event event) {
-  absl::MutexLock lock(&mu_);
-  next_sequence_ = std::max(next_sequence_, event.sequence + 1);
-  AppendLocked(std::move(event));
+  {
+    absl::MutexLock lock(&mu_);
+    next_sequence_ = std::max(next_sequence_, event.sequence + 1);
+    AppendLocked(std::move(event));
+  }
+  NotifyListeners();
 }
 
 size_t MaxEntryBytes(const LogLimits& limits) {
@@ -247,6 +254,7 @@ uint64_t MessageLog::Clear() {
 #ifdef __GLIBC__
   if (had_entries) malloc_trim(0);
 #endif
+  NotifyListeners();
   return last;
 }
 
@@ -432,8 +440,11 @@ bool MessageLog::Await(const std::function<bool(const View&)>& ready,
 }
 
 void MessageLog::WakeWaiters() const {
-  // Releasing the lock re-evaluates every waiter's condition.
-  absl::MutexLock lock(&mu_);
+  {
+    // Releasing the lock re-evaluates every waiter's condition.
+    absl::MutexLock lock(&mu_);
+  }
+  NotifyListeners();
 }
 
 uint64_t MessageLog::last_sequence() const {
@@ -467,8 +478,11 @@ absl::StatusOr<std::vector<Event>> MessageLog::WaitForEventsAfter(
 }
 
 void MessageLog::Finish() {
-  absl::MutexLock lock(&mu_);
-  finished_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+  }
+  NotifyListeners();
 }
 
 bool MessageLog::finished() const {

@@ -1,11 +1,13 @@
 #ifndef SERVER_MESSAGE_LOG_H_
 #define SERVER_MESSAGE_LOG_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -223,6 +225,16 @@ class MessageLog {
              absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
   // Makes every Await() check its condition again.
   void WakeWaiters() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Calls `listener` after every change to the log (entries appended, a
+  // Clear(), Finish(), WakeWaiters()), on the thread that made it and outside
+  // the log's lock: it must be quick and must not block (the I/O thread
+  // appends), e.g. wake a thread of its own. Lets an event loop follow the log
+  // without a thread blocked in Await(). Returns the id RemoveListener takes;
+  // once that returns, the listener is not running and is never called again.
+  int AddListener(std::function<void()> listener) const
+      ABSL_LOCKS_EXCLUDED(listeners_mu_);
+  void RemoveListener(int id) const ABSL_LOCKS_EXCLUDED(listeners_mu_);
   // Returns the sequence number of the last entry logged (0 if none).
   uint64_t last_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -252,6 +264,8 @@ class MessageLog {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ClosedLocked(uint64_t connection_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls every listener (message_log_listeners.cc).
+  void NotifyListeners() const ABSL_LOCKS_EXCLUDED(mu_, listeners_mu_);
 
   const LogLimits limits_;
 
@@ -269,6 +283,14 @@ class MessageLog {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // The highest connection id seen in any event.
   uint64_t max_connection_id_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // AddListener's listeners; `has_listeners_` lets an append without any skip
+  // the lock.
+  mutable absl::Mutex listeners_mu_;
+  mutable std::vector<std::pair<int, std::function<void()>>> listeners_
+      ABSL_GUARDED_BY(listeners_mu_);
+  mutable int next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
+  mutable std::atomic<bool> has_listeners_{false};
 };
 
 }  // namespace fake_tcp

@@ -8,6 +8,7 @@
 #include <event2/thread.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -24,6 +25,8 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "server/control/control_codec.h"
+#include "server/control/control_http.h"
+#include "server/script_loader.h"
 #include "tools/base/file.h"
 #include "tools/base/net.h"
 
@@ -69,45 +72,7 @@ const char* MethodName(evhttp_cmd_type method) {
   }
 }
 
-void Answer(evhttp_request* req, int code, const std::string& body) {
-  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                    "application/json");
-  evbuffer* out = evbuffer_new();
-  evbuffer_add(out, body.data(), body.size());
-  evhttp_send_reply(req, code, nullptr, out);
-  evbuffer_free(out);
-}
-
-void AnswerStatus(evhttp_request* req, const absl::Status& status) {
-  Answer(req, HttpStatusFor(status), ControlErrorJson(status));
-}
-
-// The JSON of an answer, or its error.
-template <typename T>
-absl::StatusOr<std::string> json(const absl::StatusOr<T>& answer) {
-  if (!answer.ok()) return answer.status();
-  return ControlJson(*answer);
-}
-
-// Prefixes `status`'s message with the request ("POST /v1/wait: ...").
-absl::Status Named(const std::string& op, const absl::Status& status) {
-  return absl::Status(status.code(), absl::StrCat(op, ": ", status.message()));
-}
-
 }  // namespace
-
-struct ControlServer::Wait {
-  ControlServer* server = nullptr;
-  evhttp_request* req = nullptr;
-  std::string op;
-  std::atomic<bool> cancelled{false};
-  // Fires when the client closes its connection.
-  event* peer_gone = nullptr;
-  std::thread thread;
-  absl::StatusOr<std::string> answer;
-  // Guarded by the server's mu_.
-  bool done = false;
-};
 
 ControlServer::ControlServer(FakeTcpServer* server, ControlOptions options)
     : server_(*server),
@@ -160,9 +125,16 @@ absl::Status ControlServer::Start() {
     return absl::InternalError("control API: evhttp did not take the socket");
   }
   listener->fd.release();  // evhttp closes it
-  waits_done_ =
-      event_new(base_, -1, EV_PERSIST, &ControlServer::OnWaitsDone, this);
-  event_add(waits_done_, nullptr);
+  log_changed_ =
+      event_new(base_, -1, EV_PERSIST, &ControlServer::OnLogChanged, this);
+  event_add(log_changed_, nullptr);
+  // Appends come from the I/O thread: only a flag is read there unless a wait
+  // is pending.
+  log_listener_ = server_.log().AddListener([this] {
+    if (waiting_.load(std::memory_order_acquire)) {
+      event_active(log_changed_, EV_READ, 0);
+    }
+  });
   stop_ = event_new(
       base_, -1, 0,
       [](int, short, void* base) {
@@ -177,27 +149,18 @@ absl::Status ControlServer::Start() {
 }
 
 void ControlServer::Stop() {
-  std::vector<std::unique_ptr<Wait>> waits;
   {
     absl::MutexLock lock(&mu_);
     if (!started_ || stopped_) return;
     stopped_ = true;
   }
+  server_.log().RemoveListener(log_listener_);
   event_active(stop_, EV_READ, 0);
   thread_.join();
-  {
-    absl::MutexLock lock(&mu_);
-    waits = std::move(waits_);
-  }
-  for (auto& wait : waits) wait->cancelled = true;
-  service_.Wake();
-  for (auto& wait : waits) {
-    wait->thread.join();
-    event_free(wait->peer_gone);
-  }
+  DropWaits();
   // Frees every connection and the requests still waiting on them.
   evhttp_free(http_);
-  event_free(waits_done_);
+  event_free(log_changed_);
   event_free(stop_);
   event_base_free(base_);
 }
@@ -249,74 +212,6 @@ void ControlServer::OnRequest(evhttp_request* req, void* self) {
 
 void ControlServer::OnConnectionClosed(evhttp_connection* conn, void* self) {
   static_cast<ControlServer*>(self)->connections_.erase(conn);
-}
-
-void ControlServer::OnWaitsDone(int, short, void* self) {
-  static_cast<ControlServer*>(self)->FinishWaits();
-}
-
-void ControlServer::OnPeerGone(int, short, void* arg) {
-  Wait* wait = static_cast<Wait*>(arg);
-  wait->cancelled = true;
-  wait->server->service_.Wake();
-}
-
-void ControlServer::StartWait(
-    evhttp_request* req, std::string op,
-    std::function<absl::StatusOr<std::string>(const std::atomic<bool>*)> work) {
-  auto wait = std::make_unique<Wait>();
-  wait->server = this;
-  wait->req = req;
-  wait->op = std::move(op);
-  absl::MutexLock lock(&mu_);
-  if (waits_.size() >= static_cast<size_t>(options_.max_pending_waits)) {
-    AnswerStatus(req, absl::ResourceExhaustedError(absl::StrCat(
-                          wait->op, ": ", waits_.size(),
-                          " waits pending already (--control_max_waits)")));
-    return;
-  }
-  const int fd = bufferevent_getfd(
-      evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)));
-  wait->peer_gone =
-      event_new(base_, fd, EV_CLOSED, &ControlServer::OnPeerGone, wait.get());
-  event_add(wait->peer_gone, nullptr);
-  Wait* w = wait.get();
-  w->thread = std::thread([this, w, work = std::move(work)] {
-    absl::StatusOr<std::string> answer = work(&w->cancelled);
-    {
-      absl::MutexLock lock(&mu_);
-      w->answer = std::move(answer);
-      w->done = true;
-    }
-    event_active(waits_done_, EV_READ, 0);
-  });
-  waits_.push_back(std::move(wait));
-}
-
-void ControlServer::FinishWaits() {
-  std::vector<std::unique_ptr<Wait>> done;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto it = waits_.begin(); it != waits_.end();) {
-      if ((*it)->done) {
-        done.push_back(std::move(*it));
-        it = waits_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  for (auto& wait : done) {
-    wait->thread.join();
-    event_free(wait->peer_gone);
-    // A client that went away gets the answer too: evhttp frees the request
-    // whether or not it can still write it.
-    if (wait->answer.ok()) {
-      Answer(wait->req, 200, *wait->answer);
-    } else {
-      AnswerStatus(wait->req, Named(wait->op, wait->answer.status()));
-    }
-  }
 }
 
 void ControlServer::Handle(evhttp_request* req) {
@@ -394,15 +289,16 @@ void ControlServer::Handle(evhttp_request* req) {
     absl::StatusOr<control::LogQuery> q = LogQueryFromParameters(query);
     if (!q.ok()) return AnswerStatus(req, q.status());
     if (!q->has_wait()) return reply(json(service_.ReadLog(*q)));
-    StartWait(req, op, [this, q = *q](const std::atomic<bool>* cancelled) {
-      return json(service_.ReadLog(q, cancelled));
-    });
+    const absl::Duration timeout =
+        std::min(DurationFromProto(q->wait()), options_.service.max_wait);
+    StartWait(req, op, timeout, LogPoll(*q));
   } else if (post && path == "/v1/wait") {
     control::WaitRequest request;
     if (!parse(&request)) return;
-    StartWait(req, op, [this, request](const std::atomic<bool>* cancelled) {
-      return json(service_.Wait(request, cancelled));
-    });
+    absl::Duration timeout;
+    absl::StatusOr<Poll> poll = WaitPoll(request, &timeout);
+    if (!poll.ok()) return AnswerStatus(req, Named(op, poll.status()));
+    StartWait(req, op, timeout, *std::move(poll));
   } else if (post && path == "/v1/broadcast") {
     control::SendRequest request;
     if (parse(&request)) reply(json(service_.Broadcast(request)));

@@ -1,9 +1,12 @@
 #ifndef SERVER_CONTROL_CONTROL_SERVER_H_
 #define SERVER_CONTROL_CONTROL_SERVER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/control/control_service.h"
@@ -96,23 +100,47 @@ class ControlServer {
       ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Wait;
+  // Answers a pending request once it can (not nullopt); with `final` (its
+  // deadline) it must. Runs on the evhttp thread.
+  using Poll =
+      std::function<std::optional<absl::StatusOr<std::string>>(bool final)>;
+  // A pending request (control_waits.cc), the evhttp thread's.
+  struct Wait {
+    ControlServer* server = nullptr;
+    evhttp_request* req = nullptr;
+    std::string op;
+    Poll poll;
+    // Fires when the client closes its connection.
+    event* peer_gone = nullptr;
+    // Fires at the deadline.
+    event* deadline = nullptr;
+  };
 
   static void OnRequest(evhttp_request* req, void* self);
   static void OnConnectionClosed(evhttp_connection* conn, void* self);
-  static void OnWaitsDone(int, short, void* self);
+  static void OnLogChanged(int, short, void* self);
   static void OnPeerGone(int, short, void* wait);
+  static void OnDeadline(int, short, void* wait);
 
   // Answers one request on the evhttp thread.
   void Handle(evhttp_request* req);
-  // Runs `work` (a wait) on a thread of its own; its answer goes out from the
-  // evhttp thread once done, or is dropped if the client went away.
-  void StartWait(evhttp_request* req, std::string op,
-                 std::function<absl::StatusOr<std::string>(
-                     const std::atomic<bool>* cancelled)>
-                     work) ABSL_LOCKS_EXCLUDED(mu_);
-  // Sends the answers of finished waits and joins their threads.
-  void FinishWaits() ABSL_LOCKS_EXCLUDED(mu_);
+  // A request that may have to wait (control_waits.cc): answered now if
+  // `poll` can, else kept, polled again after each change of the log (no
+  // thread of its own), and answered by `timeout` at the latest; CANCELLED if
+  // its client goes away first.
+  void StartWait(evhttp_request* req, std::string op, absl::Duration timeout,
+                 Poll poll) ABSL_LOCKS_EXCLUDED(mu_);
+  // Answers `wait` with `answer` and forgets it.
+  void EndWait(Wait* wait, const absl::StatusOr<std::string>& answer)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Polls every pending wait; answers those that can be.
+  void PollWaits() ABSL_LOCKS_EXCLUDED(mu_);
+  // The polls of GET /v1/log?wait= and POST /v1/wait.
+  Poll LogPoll(control::LogQuery query);
+  absl::StatusOr<Poll> WaitPoll(const control::WaitRequest& request,
+                                absl::Duration* timeout);
+  // Frees every pending wait unanswered (Stop(), after the loop ended).
+  void DropWaits() ABSL_LOCKS_EXCLUDED(mu_);
 
   FakeTcpServer& server_;
   const ControlOptions options_;
@@ -123,7 +151,11 @@ class ControlServer {
   // Stop() after the join.
   event_base* base_ = nullptr;
   evhttp* http_ = nullptr;
-  event* waits_done_ = nullptr;
+  // Made active (from any thread) by the log's listener while waits are
+  // pending: they are polled then.
+  event* log_changed_ = nullptr;
+  int log_listener_ = 0;
+  std::atomic<bool> waiting_{false};
   // Made active by Stop(): ends the loop from inside it (a loopbreak made
   // before the loop runs would be forgotten).
   event* stop_ = nullptr;
@@ -131,7 +163,7 @@ class ControlServer {
   // Connections that have sent a request (the evhttp thread's alone).
   absl::flat_hash_set<evhttp_connection*> connections_;
 
-  // Guards the state below, shared with the wait threads.
+  // Guards the state below: read from other threads (pending_waits(), url()).
   mutable absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

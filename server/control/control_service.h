@@ -15,7 +15,9 @@
 #include "absl/time/time.h"
 #include "server/control/control.pb.h"
 #include "server/fake_tcp_server.h"
+#include "server/message_log.h"
 #include "server/script.h"
+#include "server/script_matcher.h"
 
 namespace fake_tcp {
 
@@ -59,6 +61,46 @@ struct ControlServiceOptions {
 // script.
 inline constexpr int kStatusListCap = 1000;
 
+class ControlService;
+
+// One wait (control.WaitRequest) in progress. Check() looks at what the log
+// holds now, without blocking, each entry once across calls, and says whether
+// it is over (the condition held, or the log finished); Result() is the answer
+// then, or at the deadline. ControlService::Wait blocks on it; the control
+// server's event loop calls Check() after each change of the log instead, so a
+// pending wait holds no thread. Not thread-safe: one caller at a time.
+class WaitInProgress {
+ public:
+  bool Check();
+  control::WaitResult Result();
+  // How long it may wait: the request's timeout (5 s if none), at most
+  // max_wait.
+  absl::Duration timeout() const { return timeout_; }
+
+ private:
+  friend class ControlService;
+  WaitInProgress(const ControlService& service, const MessageLog& log,
+                 control::WaitRequest request, absl::Duration timeout,
+                 std::optional<CompiledMatcher> matcher, std::string what);
+  // Check() under the log's lock.
+  bool CheckLocked(const MessageLog::View& view);
+
+  const ControlService& service_;
+  const MessageLog& log_;
+  const control::WaitRequest request_;
+  const absl::Duration timeout_;
+  const std::optional<CompiledMatcher> matcher_;
+  const std::string what_;
+  const absl::Time start_;
+  const absl::Time origin_;
+  // Scan state: the next sequence to look at, messages seen that count.
+  uint64_t next_ = 1;
+  uint64_t seen_messages_ = 0;
+  std::optional<Event> found_;
+  bool held_ = false;
+  bool finished_ = false;
+};
+
 class ControlService {
  public:
   // `server` is not owned and must outlive the service.
@@ -82,6 +124,10 @@ class ControlService {
       const std::atomic<bool>* cancelled = nullptr);
   // Makes every pending Wait check its `cancelled` flag.
   void Wake();
+  // A wait to check without blocking (see WaitInProgress); INVALID_ARGUMENT
+  // for a bad request, as Wait.
+  absl::StatusOr<std::unique_ptr<WaitInProgress>> BeginWait(
+      const control::WaitRequest& request) const;
 
   absl::StatusOr<control::ActionResult> Send(uint64_t connection,
                                              const control::SendRequest& r);

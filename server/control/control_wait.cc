@@ -1,11 +1,14 @@
-// ControlService's waits (control.WaitRequest): each blocks its caller on the
-// log's condition until the request holds.
+// ControlService's waits (control.WaitRequest): WaitInProgress checks one
+// against the log without blocking; Wait blocks its caller on the log's
+// condition until the request holds.
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -77,8 +80,8 @@ bool Holds(const control::WaitRequest& request, const MessageLog::View& view,
 
 }  // namespace
 
-absl::StatusOr<control::WaitResult> ControlService::Wait(
-    const control::WaitRequest& request, const std::atomic<bool>* cancelled) {
+absl::StatusOr<std::unique_ptr<WaitInProgress>> ControlService::BeginWait(
+    const control::WaitRequest& request) const {
   const uint64_t connection = request.connection();
   absl::Duration timeout =
       request.has_timeout() ? FromProto(request.timeout()) : kDefaultWait;
@@ -121,52 +124,80 @@ absl::StatusOr<control::WaitResult> ControlService::Wait(
           "wait: no condition: set one of messages, matching, connections, "
           "open_connections, closed");
   }
+  return std::unique_ptr<WaitInProgress>(
+      new WaitInProgress(*this, server_.log(), request, timeout,
+                         std::move(matcher), std::move(what)));
+}
 
-  const MessageLog& log = server_.log();
-  const absl::Time origin = log.origin();
-  // Scan state, kept across the condition's calls: each entry is looked at
-  // once.
-  uint64_t next = 1;
-  uint64_t seen_messages = 0;
-  std::optional<Event> found;
-  bool held = false;
-  bool finished = false;
-  bool stopped = false;
-  const absl::Time start = absl::Now();
-  log.Await(
-      [&](const MessageLog::View& view) {
-        if (cancelled != nullptr && cancelled->load()) return stopped = true;
-        finished = view.finished;
-        // Once it held it holds: absl may evaluate a condition again after it
-        // was true (the woken waiter checks it itself), and the scan has moved
-        // past the entry that met it.
-        held = held ||
-               Holds(request, view, matcher, &next, &seen_messages, &found);
-        return held || finished;
-      },
-      timeout);
-  if (stopped) {
-    return absl::CancelledError(absl::StrCat("wait for ", what, ": cancelled"));
-  }
+WaitInProgress::WaitInProgress(const ControlService& service,
+                               const MessageLog& log,
+                               control::WaitRequest request,
+                               absl::Duration timeout,
+                               std::optional<CompiledMatcher> matcher,
+                               std::string what)
+    : service_(service),
+      log_(log),
+      request_(std::move(request)),
+      timeout_(timeout),
+      matcher_(std::move(matcher)),
+      what_(std::move(what)),
+      start_(absl::Now()),
+      origin_(log.origin()) {}
+
+bool WaitInProgress::CheckLocked(const MessageLog::View& view) {
+  finished_ = view.finished;
+  // Once it held it holds: absl may evaluate a condition again after it was
+  // true (the woken waiter checks it itself), and the scan has moved past the
+  // entry that met it.
+  held_ = held_ ||
+          Holds(request_, view, matcher_, &next_, &seen_messages_, &found_);
+  return held_ || finished_;
+}
+
+bool WaitInProgress::Check() {
+  return log_.Await(
+      [this](const MessageLog::View& view) { return CheckLocked(view); },
+      absl::ZeroDuration());
+}
+
+control::WaitResult WaitInProgress::Result() {
   control::WaitResult result;
-  result.set_satisfied(held);
-  result.set_waited_for(what);
-  SetDuration(absl::Now() - start, result.mutable_waited());
-  if (found.has_value()) ToEntry(*found, origin, result.mutable_event());
-  *result.mutable_seen() = Stats();
-  if (!held) {
-    if (finished) result.set_ended("the server stopped");
-    log.Await(
+  result.set_satisfied(held_);
+  result.set_waited_for(what_);
+  SetDuration(absl::Now() - start_, result.mutable_waited());
+  if (found_.has_value()) ToEntry(*found_, origin_, result.mutable_event());
+  *result.mutable_seen() = service_.Stats();
+  if (!held_) {
+    if (finished_) result.set_ended("the server stopped");
+    log_.Await(
         [&](const MessageLog::View& view) {
           const size_t n = std::min(view.events.size(), kSeenEntries);
           for (size_t i = view.events.size() - n; i < view.events.size(); ++i) {
-            ToEntry(view.events[i], origin, result.add_last_entries());
+            ToEntry(view.events[i], origin_, result.add_last_entries());
           }
           return true;
         },
         absl::ZeroDuration());
   }
   return result;
+}
+
+absl::StatusOr<control::WaitResult> ControlService::Wait(
+    const control::WaitRequest& request, const std::atomic<bool>* cancelled) {
+  absl::StatusOr<std::unique_ptr<WaitInProgress>> wait = BeginWait(request);
+  if (!wait.ok()) return wait.status();
+  bool stopped = false;
+  server_.log().Await(
+      [&](const MessageLog::View& view) {
+        if (cancelled != nullptr && cancelled->load()) return stopped = true;
+        return (*wait)->CheckLocked(view);
+      },
+      (*wait)->timeout());
+  if (stopped) {
+    return absl::CancelledError(
+        absl::StrCat("wait for ", (*wait)->what_, ": cancelled"));
+  }
+  return (*wait)->Result();
 }
 
 void ControlService::Wake() { server_.log().WakeWaiters(); }

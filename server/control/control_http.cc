@@ -1,0 +1,31 @@
+#include "server/control/control_http.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/control/control_codec.h"
+
+namespace fake_tcp {
+
+void Answer(evhttp_request* req, int code, const std::string& body) {
+  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                    "application/json");
+  evbuffer* out = evbuffer_new();
+  evbuffer_add(out, body.data(), body.size());
+  evhttp_send_reply(req, code, nullptr, out);
+  evbuffer_free(out);
+}
+
+void AnswerStatus(evhttp_request* req, const absl::Status& status) {
+  Answer(req, HttpStatusFor(status), ControlErrorJson(status));
+}
+
+absl::Status Named(const std::string& op, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(op, ": ", status.message()));
+}
+
+}  // namespace fake_tcp
