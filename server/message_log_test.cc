@@ -310,5 +310,30 @@ TEST(MessageLogTest, WaitForEventsAfterReturnsAtMostMaxEvents) {
   EXPECT_EQ(some->size(), 6u);
 }
 
+TEST(MessageLogTest, ListenersHearEveryChangeUntilRemoved) {
+  MessageLog log;
+  int calls = 0;
+  uint64_t last_seen = 0;
+  const int id = log.AddListener([&] {
+    ++calls;
+    last_seen = log.last_sequence();  // called outside the log's lock
+  });
+  log.Append(Make(EventType::kAccepted, 1));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(last_seen, 1u);
+  std::vector<Event> batch = {Make(EventType::kReceived, 1, "a"),
+                              Make(EventType::kSent, 1, "b")};
+  log.Append(&batch);  // one call per batch
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(last_seen, 3u);
+  log.Clear();
+  log.WakeWaiters();
+  log.Finish();
+  EXPECT_EQ(calls, 5);
+  log.RemoveListener(id);
+  log.Append(Make(EventType::kReceived, 1, "c"));
+  EXPECT_EQ(calls, 5);
+}
+
 }  // namespace
 }  // namespace fake_tcp
