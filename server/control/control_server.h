@@ -52,12 +52,14 @@ struct ControlOptions {
 
 // The control API (server/control/control.proto, HTTP/1.1 + JSON under /v1/)
 // of one FakeTcpServer, served by libevent's evhttp on a thread of its own,
-// never the server's I/O thread. A wait blocks a thread of its own (at most
-// max_pending_waits of them) and ends early when its client goes away.
+// never the server's I/O thread. A pending wait (at most max_pending_waits)
+// holds no thread: it is checked on the evhttp thread after each change of the
+// log, and ends early when its client goes away.
 //
 // Lifetime: Start() binds and listens before it returns, then starts the
-// thread; Stop() or the destructor ends every pending wait (CANCELLED), stops
-// the thread and closes the listener. Thread-safe: every method may be called
+// thread; Stop() or the destructor drops every pending wait unanswered (its
+// client sees the connection close), stops the thread and closes the listener.
+// The server must outlive it. Thread-safe: every method may be called
 // from any thread.
 //
 //   fake_tcp::ControlServer control(&server);
