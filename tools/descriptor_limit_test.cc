@@ -24,6 +24,7 @@ namespace fake_tcp {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::Runfile;
 using testing::Subprocess;
 
 constexpr absl::Duration kTimeout = kToolTimeout;
@@ -33,10 +34,12 @@ class DescriptorLimitTest : public ToolTest {
  protected:
   // Starts the server with its soft and hard descriptor limits at `kLimit`.
   void StartLimited(std::vector<std::string> flags) {
+    absl::StatusOr<std::string> exec =
+        Runfile("fake_tcp_server/tools/descriptor_limit_exec");
+    ASSERT_TRUE(exec.ok()) << exec.status();
     std::vector<std::string> argv = {
-        "/bin/sh",
-        "-c",
-        absl::StrCat("ulimit -n ", kLimit, " && exec \"$0\" \"$@\""),
+        *exec,
+        absl::StrCat(kLimit),
         server_binary_,
         "--port=0",
         "--address_file=" + dir_ + "/addr",
