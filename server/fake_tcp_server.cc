@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/descriptor_budget.h"
 #include "server/io_loop.h"
+#include "server/redactor.h"
 #include "tools/base/errno_status.h"
 #include "tools/base/net.h"
 #include "tools/base/unique_fd.h"
@@ -50,7 +51,9 @@ absl::StatusOr<BoundListener> Bind(const ServerOptions& options) {
 }  // namespace
 
 FakeTcpServer::FakeTcpServer(ServerOptions options)
-    : options_(std::move(options)), log_(options_.log_limits) {}
+    : options_(std::move(options)),
+      log_(options_.log_limits,
+           Redactor::Create(options_.redact).value_or(nullptr)) {}
 
 FakeTcpServer::~FakeTcpServer() { Stop(); }
 

@@ -110,13 +110,23 @@ std::string Event::ToString(absl::Time origin) const {
   return out;
 }
 
-MessageLog::MessageLog(LogLimits limits) : limits_(limits) {
+MessageLog::MessageLog(LogLimits limits,
+                       std::shared_ptr<const Redactor> redactor)
+    : limits_(limits), redactor_(std::move(redactor)) {
   absl::MutexLock lock(&mu_);
   origin_ = absl::Now();
 }
 
+void MessageLog::Redact(Event* event) const {
+  if (redactor_ == nullptr) return;
+  if (!event->bytes.empty()) redactor_->RedactInPlace(&event->bytes);
+  // Notes can quote a message ("no rule matched; nearest rule ...").
+  if (!event->detail.empty()) redactor_->RedactInPlace(&event->detail);
+}
+
 void MessageLog::Append(std::vector<Event>* events) {
   if (events->empty()) return;
+  for (Event& event : *events) Redact(&event);
   {
     absl::MutexLock lock(&mu_);
     for (Event& event : *events) {
@@ -129,6 +139,7 @@ void MessageLog::Append(std::vector<Event>* events) {
 }
 
 void MessageLog::Append(Event event) {
+  Redact(&event);
   {
     absl::MutexLock lock(&mu_);
     event.sequence = next_sequence_++;
@@ -138,6 +149,7 @@ void MessageLog::Append(Event event) {
 }
 
 void MessageLog::AppendMirrored(Event event) {
+  Redact(&event);
   {
     absl::MutexLock lock(&mu_);
     next_sequence_ = std::max(next_sequence_, event.sequence + 1);

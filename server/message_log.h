@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/redactor.h"
 
 namespace fake_tcp {
 
@@ -131,7 +133,9 @@ struct LogCounts {
 // arrived before the wait was called.
 class MessageLog {
  public:
-  explicit MessageLog(LogLimits limits = LogLimits());
+  // With a `redactor`, every entry's bytes are redacted before they are kept.
+  explicit MessageLog(LogLimits limits = LogLimits(),
+                      std::shared_ptr<const Redactor> redactor = nullptr);
   MessageLog(const MessageLog&) = delete;
   MessageLog& operator=(const MessageLog&) = delete;
 
@@ -252,6 +256,8 @@ class MessageLog {
   std::string Summary() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // Redacts `event` (outside the lock: it may be a big message).
+  void Redact(Event* event) const;
   // Appends `event`, numbered `event.sequence`.
   void AppendLocked(Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What a timed-out wait reports: the counters and the last few events.
@@ -268,6 +274,8 @@ class MessageLog {
   void NotifyListeners() const ABSL_LOCKS_EXCLUDED(mu_, listeners_mu_);
 
   const LogLimits limits_;
+  // Null: nothing is redacted.
+  const std::shared_ptr<const Redactor> redactor_;
 
   // Guards every field below.
   mutable absl::Mutex mu_;

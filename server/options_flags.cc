@@ -256,6 +256,23 @@ std::vector<OptionFlag> MakeFlags() {
   flags.push_back(DurationFlag("drain_timeout", &ServerOptions::drain_timeout));
   flags.push_back(
       IntFlag("bytes_per_second", &ServerOptions::bytes_per_second, 0));
+  // Repeatable: the patterns are joined by newlines (tools/flags.h).
+  flags.push_back(
+      {"redact",
+       [](const ServerOptions& o) -> absl::StatusOr<std::string> {
+         for (const std::string& p : o.redact) {
+           if (p.empty() || absl::StrContains(p, '\n')) {
+             return absl::InvalidArgumentError(absl::StrCat(
+                 "redact: \"", absl::CHexEscape(p),
+                 "\" has no flag spelling (empty or a newline: write \\n)"));
+           }
+         }
+         return absl::StrJoin(o.redact, "\n");
+       },
+       [](absl::string_view value, ServerOptions* o) {
+         o->redact = absl::StrSplit(value, '\n', absl::SkipEmpty());
+         return absl::OkStatus();
+       }});
   flags.push_back(
       {"close_after_bytes",
        [](const ServerOptions& o) -> absl::StatusOr<std::string> {

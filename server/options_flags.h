@@ -29,6 +29,7 @@ namespace fake_tcp {
 //   --reply_latency=<duration>              reply_latency ("25ms")
 //   --drain_timeout=<duration>              drain_timeout
 //   --bytes_per_second  --close_after_bytes the same fields (0: none)
+//   --redact=<RE2>, repeatable              redact (values joined by \n)
 //   --proxy_to=<host:port>                  proxy->upstream ("": no proxy)
 //   --proxy_connect_timeout=<duration>      proxy->connect_timeout
 //   --upstream_gone=close|reset|reply       proxy->upstream_gone

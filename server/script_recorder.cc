@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -10,6 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/record_match.h"
 #include "server/script_loader.h"
 
 namespace fake_tcp {
@@ -69,7 +72,8 @@ Response ResponseOf(const std::string& reply) {
 }  // namespace
 
 absl::StatusOr<Script> RecordScript(const std::vector<Event>& events,
-                                    const Framing& framing) {
+                                    const Framing& framing,
+                                    const RecordOptions& options) {
   absl::StatusOr<FramingConfig> config = FramingToConfig(framing);
   if (!config.ok()) return config.status();
 
@@ -105,31 +109,50 @@ absl::StatusOr<Script> RecordScript(const std::vector<Event>& events,
       break;
     }
   }
-  // Rules in order of first appearance; each exchange goes to its request's.
-  absl::flat_hash_map<std::string, std::vector<const Exchange*>> by_request;
-  std::vector<std::string> order;
+  // Rules in order of first appearance; each exchange goes to its request's
+  // pattern's.
+  absl::StatusOr<std::unique_ptr<RequestPatterner>> patterner =
+      RequestPatterner::Create(options);
+  if (!patterner.ok()) return patterner.status();
+  struct Group {
+    RequestPattern pattern;  // of the first request
+    std::string first;       // the first request
+    std::vector<Response> responses;
+    std::vector<Fault::Action> thens;
+  };
+  absl::flat_hash_map<std::string, size_t> by_key;
+  std::vector<Group> groups;
   for (const Exchange& x : exchanges) {
-    std::vector<const Exchange*>& same = by_request[x.request];
-    if (same.empty()) order.push_back(x.request);
-    same.push_back(&x);
+    RequestPattern pattern = (*patterner)->Pattern(x.request);
+    auto [it, added] = by_key.try_emplace(pattern.key, groups.size());
+    if (added) groups.push_back(Group{pattern, x.request, {}, {}});
+    Group& group = groups[it->second];
+    Response response = ResponseOf(x.reply);
+    if (std::optional<std::string> rewrite = EchoRewrite(x.reply, pattern);
+        rewrite.has_value()) {
+      response.set_rewrite(*rewrite);
+    }
+    group.responses.push_back(std::move(response));
+    group.thens.push_back(x.then);
   }
   absl::flat_hash_set<std::string> names;
-  for (const std::string& request : order) {
-    const std::vector<const Exchange*>& same = by_request[request];
+  for (Group& group : groups) {
     Rule* rule = script.add_rules();
-    rule->set_name(RuleName(request, &names));
-    rule->mutable_when()->set_equals(request);
+    rule->set_name(RuleName(group.first, &names));
+    *rule->mutable_when() = std::move(group.pattern.matcher);
     bool all_same = true;
-    for (const Exchange* x : same) all_same &= x->reply == same[0]->reply;
-    if (all_same) {
-      *rule->add_responses() = ResponseOf(same[0]->reply);
-    } else {
-      for (const Exchange* x : same)
-        *rule->add_responses() = ResponseOf(x->reply);
+    for (const Response& r : group.responses) {
+      all_same &=
+          r.SerializeAsString() == group.responses[0].SerializeAsString();
     }
-    Fault::Action then = same[0]->then;
-    for (const Exchange* x : same) {
-      if (x->then != then) then = Fault::NONE;
+    if (all_same) {
+      *rule->add_responses() = group.responses[0];
+    } else {
+      for (Response& r : group.responses) *rule->add_responses() = std::move(r);
+    }
+    Fault::Action then = group.thens[0];
+    for (Fault::Action t : group.thens) {
+      if (t != then) then = Fault::NONE;
     }
     if (then != Fault::NONE) rule->mutable_fault()->set_action(then);
   }

@@ -97,7 +97,18 @@ ScriptedResponder::ScriptedResponder(const Script& script) : initial_(script) {}
 
 ScriptedResponder::~ScriptedResponder() = default;
 
+void ScriptedResponder::SetRedactor(std::shared_ptr<const Redactor> redactor) {
+  absl::MutexLock lock(&mu_);
+  redactor_ = std::move(redactor);
+}
+
 absl::Status ScriptedResponder::ApplyTo(ServerOptions* options) {
+  if (!options->redact.empty()) {
+    absl::StatusOr<std::shared_ptr<const Redactor>> redactor =
+        Redactor::Create(options->redact);
+    if (!redactor.ok()) return redactor.status();
+    SetRedactor(*std::move(redactor));
+  }
   if (initial_.has_framing()) {
     absl::StatusOr<Framing> framing = FramingFromConfig(initial_.framing());
     if (!framing.ok()) return framing.status();
@@ -211,6 +222,10 @@ Reply ScriptedResponder::ReplyToUnmatchedLocked(
       miss.nearest_rule = rule.label;
       miss.why = m.second;
     }
+  }
+  if (redactor_ != nullptr) {
+    redactor_->RedactInPlace(&miss.bytes);
+    redactor_->RedactInPlace(&miss.why);
   }
   Reply reply;
   reply.note =

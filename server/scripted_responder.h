@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/redactor.h"
 #include "server/reply.h"
 #include "server/script.pb.h"
 #include "server/server_options.h"
@@ -82,8 +83,13 @@ class ScriptedResponder
   ~ScriptedResponder();
 
   // Sets `options`'s framing (if the script has one), greeting, server-wide
-  // faults and responder (this object) from the script.
+  // faults and responder (this object) from the script, and redacts near
+  // misses with `options->redact` (set it first).
   absl::Status ApplyTo(ServerOptions* options);
+  // Hides secrets in the near misses it keeps (UnmatchedMessages, notes), as
+  // ServerOptions::redact does in the log. Null: none.
+  void SetRedactor(std::shared_ptr<const Redactor> redactor)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Returns a Responder that calls Respond() on this object (keeping it alive).
   Responder AsResponder();
 
@@ -148,6 +154,7 @@ class ScriptedResponder
   Script current_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ScriptCallback> callbacks_ ABSL_GUARDED_BY(mu_);
   std::deque<UnmatchedMessage> unmatched_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Redactor> redactor_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fake_tcp

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/redactor.h"
 #include "tools/base/net.h"
 
 namespace fake_tcp {
@@ -35,6 +36,12 @@ absl::string_view UpstreamGoneName(ProxyOptions::UpstreamGone gone) {
 }
 
 absl::Status ValidateServerOptions(const ServerOptions& options) {
+  if (absl::StatusOr<std::shared_ptr<const Redactor>> redactor =
+          Redactor::Create(options.redact);
+      !redactor.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Start: ", redactor.status().message()));
+  }
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("Start: port must be 0..65535, got ", options.port));

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -87,6 +88,13 @@ struct ServerOptions {
   size_t read_size = size_t{64} << 10;
   // Bounds on the message log.
   LogLimits log_limits;
+  // Secrets to hide from the log and all that is made from it (transcripts,
+  // the event stream, the control API, recordings, near misses): RE2 patterns
+  // over bytes whose matches (or their groups' matches) are logged as
+  // "<redacted>"; see Redactor. The bytes on the wire are untouched. Each
+  // logged message is redacted on its own: a secret split across two messages
+  // (raw framing cuts where reads end) escapes, so frame by line or length.
+  std::vector<std::string> redact;
   // The reply to every message when `responder` is empty; std::nullopt for
   // none.
   std::optional<std::string> reply = std::string("Received");

@@ -7,7 +7,7 @@
 // [--timeout=5s], send --connection=ID DATA [--hex], broadcast DATA [--hex],
 // drop [--connection=ID] [--reset], pause, resume, stop_accepting,
 // script --file=PATH [--append], reply DATA | --no_reply, clear,
-// reset [--keep_connections], transcript, shutdown.
+// reset [--keep_connections], transcript, record, shutdown.
 //
 // Exit codes: 0 done; 1 a wait timed out (or ended unsatisfied); 2 usage or a
 // request the fake refused as invalid; 3 the fake cannot be reached or
@@ -297,6 +297,13 @@ int Run(const std::vector<std::string>& args) {
     control::TranscriptResult result;
     s = call("POST", "/v1/transcript", nullptr, &result);
     if (s.ok() && !json) printf("%s", result.text().c_str());
+  } else if (command == "record") {
+    control::RecordingResult result;
+    s = call("POST", "/v1/recording", nullptr, &result);
+    if (s.ok() && !json) {
+      printf("recorded %d rules to %s\n", result.rules(),
+             result.path().c_str());
+    }
   } else if (command == "shutdown") {
     s = call("POST", "/v1/shutdown", nullptr, nullptr);
   } else {
@@ -320,7 +327,7 @@ int main(int argc, char** argv) {
       "  fake_tcp_ctl --control_address_file=PATH status | log [--follow] | "
       "wait --messages=N | send --connection=ID DATA | broadcast DATA | drop | "
       "pause | resume | stop_accepting | script --file=F | reply DATA | clear "
-      "| reset | transcript | shutdown");
+      "| reset | transcript | record | shutdown");
   // The command and DATA are positional; the flags go to absl.
   std::vector<std::string> args;
   std::vector<char*> flags = {argv[0]};

@@ -45,6 +45,7 @@
 #include "tools/control_flags.h"
 #include "tools/event_printer.h"
 #include "tools/flags.h"
+#include "tools/recording.h"
 #include "tools/shutdown_signals.h"
 
 // The flags of ServerOptions' fields are in tools/server_option_flags.cc;
@@ -55,10 +56,22 @@ ABSL_FLAG(std::string, reply_file, "",
           "Reply with the bytes of this file (as they are, up to 1 GiB; held "
           "once, however many replies are pending) instead of --reply.");
 ABSL_FLAG(std::string, record, "",
-          "On exit, write the session as a script that replays it "
+          "Write the session as a script that replays it "
           "(server/script.proto; JSON for a .json file, else text format): "
-          "one rule per distinct message with its replies in order. Load it "
-          "with --script.");
+          "one rule per distinct message (see --record_match) with its "
+          "replies in order. Rewritten atomically about a second after each "
+          "change and at exit (a SIGKILL loses at most the last second); "
+          "fake_tcp_ctl record writes it at once. Load it with --script.");
+ABSL_FLAG(std::string, record_match, "exact",
+          "How --record matches messages on replay: exact (the same bytes) | "
+          "prefix:N (the first N bytes) | shape (a regex whose groups are the "
+          "parts that look like they vary: UUIDs, timestamps, base64 tokens, "
+          "hex ids, digits; an answer that echoed one replays the new "
+          "value).");
+ABSL_FLAG(fake_tcp::RepeatedFlag, record_vary, {},
+          "Repeatable. An RE2 naming more parts of a message that vary from "
+          "run to run (--record_vary='client-[a-z0-9]+'); with "
+          "--record_match=exact or shape.");
 ABSL_FLAG(std::string, tls_ca_file, "",
           "TLS: write the CA certificate clients must trust (PEM; the made "
           "one) to this file (atomically) before the address files.");
@@ -171,34 +184,6 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   return options;
 }
 
-// --record: the session, as a script that replays it.
-absl::Status WriteRecording(const FakeTcpServer& server,
-                            const ServerOptions& options) {
-  const std::string path = UserPath(absl::GetFlag(FLAGS_record));
-  if (path.empty()) return absl::OkStatus();
-  const LogCounts counts = server.log().counts();
-  if (counts.dropped > 0) {
-    fprintf(stderr,
-            "fake_tcp_server: --record: the log dropped its %llu oldest "
-            "entries (raise --log_max_events / --log_max_bytes); the "
-            "recording starts after them\n",
-            static_cast<unsigned long long>(counts.dropped));
-  }
-  absl::StatusOr<Script> script =
-      RecordScript(server.log().Events(), options.framing);
-  if (!script.ok()) return script.status();
-  const std::string comment = absl::StrCat(
-      "Recorded by fake_tcp_server",
-      (options.proxy.has_value() ? " from " + options.proxy->upstream
-                                 : std::string()),
-      ": ", counts.accepted, " connections, ", counts.received, " messages, ",
-      script->rules_size(), " rules.\nReplay: fake_tcp_server --script=", path);
-  if (absl::Status s = WriteScript(*script, path, comment); !s.ok()) return s;
-  fprintf(stderr, "fake_tcp_server: recorded %d rules to %s\n",
-          script->rules_size(), path.c_str());
-  return absl::OkStatus();
-}
-
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "A fake TCP server for tests: replies \"Received\" to every message, "
@@ -214,6 +199,19 @@ int Main(int argc, char** argv) {
   std::shared_ptr<ScriptedResponder> scripted;
   absl::StatusOr<ServerOptions> options = OptionsFromFlags(&scripted);
   if (!options.ok()) return Usage(options.status());
+  absl::StatusOr<RecordOptions> record_options =
+      ParseRecordOptions(absl::GetFlag(FLAGS_record_match),
+                         absl::GetFlag(FLAGS_record_vary).values);
+  if (record_options.ok()) {
+    // Bad --record_vary patterns are usage errors too.
+    if (absl::StatusOr<Script> check =
+            RecordScript({}, Framing::Raw(), *record_options);
+        !check.ok()) {
+      record_options = absl::InvalidArgumentError(
+          absl::StrCat("--record_vary: ", check.status().message()));
+    }
+  }
+  if (!record_options.ok()) return Usage(record_options.status());
 
   // Written at exit: a directory that is not there is an error now, not then.
   for (const auto& [flag, path] :
@@ -293,6 +291,15 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "fake_tcp_server: %s\n", std::string(s.message()).c_str());
     return kExitCannotServe;
   }
+  // --record: kept on disk while the fake runs.
+  std::unique_ptr<RecordingWriter> recording;
+  if (const std::string path = UserPath(absl::GetFlag(FLAGS_record));
+      !path.empty()) {
+    recording = std::make_unique<RecordingWriter>(
+        path, &server, *record_options,
+        served.proxy.has_value() ? served.proxy->upstream : std::string());
+    recording->Start();
+  }
   // The control API, once health is up (status names its address).
   std::unique_ptr<ControlServer> control;
   // How far the event follower (below) got: a clear waits for it.
@@ -306,6 +313,17 @@ int Main(int argc, char** argv) {
     if (following) {
       service.before_clear = [&progress](uint64_t through) {
         (void)progress.AwaitPassed(through, absl::Seconds(5));
+      };
+    }
+    if (recording != nullptr) {
+      service.write_recording =
+          [&recording]() -> absl::StatusOr<control::RecordingResult> {
+        absl::StatusOr<int> rules = recording->Write();
+        if (!rules.ok()) return rules.status();
+        control::RecordingResult result;
+        result.set_path(recording->path());
+        result.set_rules(*rules);
+        return result;
       };
     }
     service.write_transcript =
@@ -380,10 +398,17 @@ int Main(int argc, char** argv) {
     }
   }
   health.Stop();
-  if (absl::Status s = WriteRecording(server, served); !s.ok()) {
-    fprintf(stderr, "fake_tcp_server: --record: %s\n",
-            std::string(s.message()).c_str());
-    status = kExitCannotServe;
+  if (recording != nullptr) {
+    recording->Stop();
+    if (absl::StatusOr<int> rules = recording->Write(/*final=*/true);
+        !rules.ok()) {
+      fprintf(stderr, "fake_tcp_server: --record: %s\n",
+              std::string(rules.status().message()).c_str());
+      status = kExitCannotServe;
+    } else {
+      fprintf(stderr, "fake_tcp_server: recorded %d rules to %s\n", *rules,
+              recording->path().c_str());
+    }
   }
   if (scripted != nullptr) {
     const std::vector<std::string> unused = scripted->UnusedRules();

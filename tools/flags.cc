@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,21 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
 namespace fake_tcp {
 namespace {
+
+// Every occurrence of each RepeatedFlag seen by CheckArgument, by name. Only
+// ParseFlagsOrExit uses it, on the main thread, before any other runs.
+std::map<std::string, std::vector<std::string>>& RepeatedOccurrences() {
+  static auto* const occurrences =
+      new std::map<std::string, std::vector<std::string>>();
+  return *occurrences;
+}
 
 // Flags absl's parser handles itself (usage, flag files, environment).
 bool IsBuiltIn(absl::string_view name) {
@@ -135,6 +145,10 @@ void CheckArgument(const char* program, absl::string_view arg, const char* next,
   // A string flag takes any value: not set twice (a 100 MiB --reply in a
   // flag file would be copied once more for nothing).
   if (flag->IsOfType<std::string>()) return;
+  if (flag->IsOfType<RepeatedFlag>()) {
+    RepeatedOccurrences()[std::string(name)].push_back(std::move(value));
+    return;
+  }
   std::string error;
   if (!flag->ParseFrom(value, &error)) {
     Fail(program,
@@ -157,6 +171,11 @@ std::vector<char*> ParseFlagsOrExit(int argc, char** argv,
     if (used_next) ++i;
   }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  for (const auto& [name, values] : RepeatedOccurrences()) {
+    std::string error;
+    absl::FindCommandLineFlag(name)->ParseFrom(absl::StrJoin(values, "\n"),
+                                               &error);
+  }
   if (positional.size() > 1) {
     Fail(argv[0],
          absl::StrCat("unexpected argument \"", positional[1],
@@ -164,6 +183,16 @@ std::vector<char*> ParseFlagsOrExit(int argc, char** argv,
          usage_exit_code);
   }
   return positional;
+}
+
+bool AbslParseFlag(absl::string_view text, RepeatedFlag* flag,
+                   std::string* /*error*/) {
+  flag->values = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  return true;
+}
+
+std::string AbslUnparseFlag(const RepeatedFlag& flag) {
+  return absl::StrJoin(flag.values, "\n");
 }
 
 std::string UserPath(const std::string& path) {

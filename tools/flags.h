@@ -7,8 +7,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 
 namespace fake_tcp {
+
+// The value of a flag that may be given more than once (--redact=A
+// --redact=B): ParseFlagsOrExit gathers every occurrence, on the command line
+// and in flag files, in order (absl keeps only the last one of other flags).
+// Its text form (CurrentValue) is the values joined by newlines, so a value
+// cannot hold a newline (write \n in a regex).
+struct RepeatedFlag {
+  std::vector<std::string> values;
+};
+bool AbslParseFlag(absl::string_view text, RepeatedFlag* flag,
+                   std::string* error);
+std::string AbslUnparseFlag(const RepeatedFlag& flag);
 
 // Parses the command line with absl::ParseCommandLine, but first checks every
 // flag and value itself, so that an unknown flag or a bad value ends the

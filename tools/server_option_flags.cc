@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "server/server_options.h"
+#include "tools/flags.h"
 
 namespace {
 const fake_tcp::ServerOptions kDefaults;
@@ -62,6 +63,11 @@ ABSL_FLAG(absl::Duration, reply_latency, kDefaults.reply_latency,
           "Wait this long before every reply (e.g. 25ms).");
 ABSL_FLAG(int64_t, bytes_per_second, kDefaults.bytes_per_second,
           "Limit every reply to this rate (0: unlimited).");
+ABSL_FLAG(fake_tcp::RepeatedFlag, redact, {},
+          "Repeatable. An RE2 over bytes whose matches are hidden as "
+          "<redacted> in the log and all made from it (transcript, event "
+          "stream, control API, recording), never on the wire; with groups, "
+          "only what they matched: --redact='AUTH (\\S+)'.");
 ABSL_FLAG(int64_t, close_after_bytes, 0,
           "Close a connection once it was sent this many bytes in all (0: "
           "never).");

@@ -345,6 +345,8 @@ void ControlServer::Handle(evhttp_request* req) {
     if (parse(&request)) reply(json(service_.Reset(request)));
   } else if (post && path == "/v1/transcript") {
     reply(json(service_.Transcript()));
+  } else if (post && path == "/v1/recording") {
+    reply(json(service_.Recording()));
   } else if (post && path == "/v1/shutdown") {
     if (!options_.service.shutdown) {
       return AnswerStatus(req, Named(op, service_.Shutdown()));

@@ -375,6 +375,14 @@ absl::StatusOr<control::TranscriptResult> ControlService::Transcript() {
   return result;
 }
 
+absl::StatusOr<control::RecordingResult> ControlService::Recording() {
+  if (!options_.write_recording) {
+    return absl::FailedPreconditionError(
+        "the fake does not record (start it with --record=PATH)");
+  }
+  return options_.write_recording();
+}
+
 absl::Status ControlService::Shutdown() {
   if (!options_.shutdown) {
     return absl::UnimplementedError(

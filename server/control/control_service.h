@@ -32,6 +32,9 @@ struct ControlServiceOptions {
   // is only returned.
   std::function<absl::StatusOr<std::string>(const std::string& text)>
       write_transcript;
+  // Writes the recording (--record) now; null: recording is
+  // FAILED_PRECONDITION (the fake does not record).
+  std::function<absl::StatusOr<control::RecordingResult>()> write_recording;
   // Shuts the whole fake down (gracefully, the transcript kept), after the
   // answer has gone out; null: shutdown is UNIMPLEMENTED.
   std::function<void()> shutdown;
@@ -152,6 +155,8 @@ class ControlService {
   absl::StatusOr<control::ResetResult> Reset(const control::ResetRequest& r)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<control::TranscriptResult> Transcript();
+  // Writes the recording now.
+  absl::StatusOr<control::RecordingResult> Recording();
   absl::Status Shutdown();
 
   // The log's counters and caps, as the API reports them.
