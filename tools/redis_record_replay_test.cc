@@ -75,7 +75,8 @@ class RedisRecordReplayTest : public ::testing::Test {
 
   // Starts redis-server on `port` (or, with `unix_socket`, on that socket
   // only); returns once it accepts connections.
-  Subprocess StartRedis(int port, const std::string& unix_socket = "") {
+  Subprocess StartRedis(int port, const std::string& unix_socket = "",
+                        const std::string& password = "") {
     std::vector<std::string> argv = {redis_server_,
                                      "--port",
                                      absl::StrCat(port),
@@ -92,6 +93,7 @@ class RedisRecordReplayTest : public ::testing::Test {
     if (!unix_socket.empty()) {
       argv.insert(argv.end(), {"--unixsocket", unix_socket});
     }
+    if (!password.empty()) argv.insert(argv.end(), {"--requirepass", password});
     absl::StatusOr<Subprocess> redis = Subprocess::Start(argv);
     EXPECT_TRUE(redis.ok()) << redis.status();
     absl::StatusOr<std::string> log = WaitForFile(
@@ -120,18 +122,25 @@ class RedisRecordReplayTest : public ::testing::Test {
     return *std::move(fake);
   }
 
-  // Runs every command with redis-cli against `address`; returns "command ->
+  // Runs every command (Commands() by default) with redis-cli against
+  // `address`, each after AUTH `password` if given; returns "command ->
   // output" lines.
-  std::string RunCommands(const std::string& address) {
+  std::string RunCommands(
+      const std::string& address,
+      const std::vector<std::vector<std::string>>& commands = Commands(),
+      const std::string& password = "") {
     const size_t colon = address.rfind(':');
     std::string transcript;
-    for (const std::vector<std::string>& command : Commands()) {
+    for (const std::vector<std::string>& command : commands) {
       std::vector<std::string> argv =
           IsUnixAddress(address)
               ? std::vector<std::string>{redis_cli_, "-s", address.substr(5)}
               : std::vector<std::string>{redis_cli_, "-h",
                                          address.substr(0, colon), "-p",
                                          address.substr(colon + 1)};
+      if (!password.empty()) {
+        argv.insert(argv.end(), {"-a", password, "--no-auth-warning"});
+      }
       argv.insert(argv.end(), command.begin(), command.end());
       absl::StatusOr<Subprocess> cli = Subprocess::Start(argv);
       EXPECT_TRUE(cli.ok()) << cli.status();
@@ -250,6 +259,60 @@ TEST_F(RedisRecordReplayTest, OverUnixSocketsRecordsAndReplays) {
   Subprocess replay = StartFake(
       {"--unix_socket=" + fake_socket, "--script=" + script}, &address);
   EXPECT_EQ(RunCommands(address), recorded);
+  EXPECT_EQ(Stop(replay), 0);
+  EXPECT_THAT(replay.Stderr(), Not(HasSubstr("no rule matched")));
+}
+
+// A client whose keys and ids change from run to run, behind a password:
+// recorded with --record_match=shape and --redact, the second run's other keys
+// and ids replay (ECHO answers with the new id) and the password is nowhere
+// in the recording or the transcript.
+TEST_F(RedisRecordReplayTest,
+       ShapeRecordingReplaysOtherKeysWithoutThePassword) {
+  const std::string script = dir_ + "/redis_shape.textproto";
+  const std::string transcript_path = dir_ + "/shape.txt";
+  const int redis_port = FreePort();
+  auto session = [](const std::string& id) {
+    return std::vector<std::vector<std::string>>{{"SET", "user:" + id, "alice"},
+                                                 {"GET", "user:" + id},
+                                                 {"ECHO", "req-" + id},
+                                                 {"INCR", "visits:" + id}};
+  };
+  std::string recorded;
+  {
+    Subprocess redis = StartRedis(redis_port, "", "hunter2secret");
+    std::string address;
+    // RESP: AUTH's argument is the bulk string after "$<length>".
+    Subprocess proxy =
+        StartFake({absl::StrCat("--proxy_to=127.0.0.1:", redis_port),
+                   "--record=" + script, "--record_match=shape",
+                   "--redact=AUTH\\r\\n\\$[0-9]+\\r\\n([^\\r]+)",
+                   "--transcript=" + transcript_path},
+                  &address);
+    recorded = RunCommands(address, session("20411"), "hunter2secret");
+    EXPECT_EQ(Stop(proxy), 0) << proxy.Stderr();
+    Stop(redis);
+  }
+  EXPECT_EQ(recorded,
+            "SET user:20411 alice -> OK\n"
+            "GET user:20411 -> alice\n"
+            "ECHO req-20411 -> req-20411\n"
+            "INCR visits:20411 -> 1\n");
+  for (const std::string& path : {script, transcript_path}) {
+    absl::StatusOr<std::string> text = ReadFile(path);
+    ASSERT_TRUE(text.ok()) << text.status();
+    EXPECT_THAT(*text, Not(HasSubstr("hunter2secret"))) << path;
+    EXPECT_THAT(*text, HasSubstr("<redacted>")) << path;
+  }
+
+  // Another run: other ids, another password; redis-server is gone.
+  std::string address;
+  Subprocess replay = StartFake({"--script=" + script}, &address);
+  EXPECT_EQ(RunCommands(address, session("30522"), "otherpass"),
+            "SET user:30522 alice -> OK\n"
+            "GET user:30522 -> alice\n"
+            "ECHO req-30522 -> req-30522\n"
+            "INCR visits:30522 -> 1\n");
   EXPECT_EQ(Stop(replay), 0);
   EXPECT_THAT(replay.Stderr(), Not(HasSubstr("no rule matched")));
 }

@@ -51,3 +51,54 @@ def test_record_a_real_server_then_replay_it(tmp_path):
     # The recording is a script: the same answers, with no real server anywhere.
     with FakeTcpServer(script=str(recording)) as replay:
         assert talk(replay.address) == [b"HELLO\n", b"WORLD\n"]
+
+
+class Session(socketserver.StreamRequestHandler):
+    """A real server that takes a password and echoes request ids: "GET 1234" ->
+    "VALUE 1234 ok"."""
+
+    def handle(self):
+        for line in self.rfile:
+            if line.startswith(b"AUTH "):
+                self.wfile.write(b"+OK\n")
+            else:
+                self.wfile.write(b"VALUE " + line.split()[-1] + b" ok\n")
+
+
+def ask(address, lines):
+    with socket.create_connection(address, timeout=30) as c:
+        f = c.makefile("rwb")
+        answers = []
+        for line in lines:
+            f.write(line)
+            f.flush()
+            answers.append(f.readline())
+        return answers
+
+
+def test_shape_recording_replays_new_ids_and_hides_the_password(tmp_path):
+    recording = tmp_path / "session.json"
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Session) as real:
+        threading.Thread(target=real.serve_forever, daemon=True).start()
+        upstream = "%s:%d" % real.server_address
+        with FakeTcpServer(
+            framing="line",
+            proxy_to=upstream,
+            record=str(recording),
+            record_match="shape",
+            redact=[r"AUTH (\S+)"],
+        ) as fake:
+            assert ask(fake.address, [b"AUTH hunter2\n", b"GET 20411\n"]) == [
+                b"+OK\n",
+                b"VALUE 20411 ok\n",
+            ]
+            assert "hunter2" not in fake.transcript()
+            assert fake.record() == {"path": str(recording), "rules": 2}
+        real.shutdown()
+    assert "hunter2" not in recording.read_text()
+    # Another run, other ids: the replay echoes the new one.
+    with FakeTcpServer(script=str(recording)) as replay:
+        assert ask(replay.address, [b"AUTH other\n", b"GET 30522\n"]) == [
+            b"+OK\n",
+            b"VALUE 30522 ok\n",
+        ]

@@ -458,6 +458,11 @@ class ControlClient:
         """The transcript of the log now (also written to the fake's --transcript)."""
         return self.call("POST", "/v1/transcript").get("text", "")
 
+    def record(self) -> Dict[str, Any]:
+        """Writes the recording (the fake's --record) now: {"path": ..., "rules": N}."""
+        result = self.call("POST", "/v1/recording")
+        return {"path": result.get("path", ""), "rules": int(result.get("rules", 0))}
+
     def shutdown(self) -> None:
         """Asks the fake to shut down as on SIGTERM (transcript and recording kept)."""
         self.call("POST", "/v1/shutdown")

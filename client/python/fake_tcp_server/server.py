@@ -36,6 +36,8 @@ from fake_tcp_server.control import ControlClient, ControlError
 
 # Flags whose values are durations: numbers are seconds.
 _DURATION_FLAGS = {"reply_latency", "proxy_connect_timeout"}
+# Flags given once per value: redact=["AUTH (\\S+)", "token=(\\w+)"].
+_REPEATED_FLAGS = {"redact", "record_vary"}
 # Flags this class sets itself.
 # The longest path a Unix socket may have (sun_path less its NUL).
 _MAX_SOCKET_PATH = 107
@@ -78,6 +80,14 @@ def _flag(name: str, value: Any) -> Optional[str]:
     if isinstance(value, (list, tuple)):
         return f"--{name}={','.join(str(v) for v in value)}"
     return f"--{name}={value}"
+
+
+def _flags(name: str, value: Any) -> List[str]:
+    if name in _REPEATED_FLAGS:
+        values = [value] if isinstance(value, (str, bytes)) else list(value or ())
+        return [f"--{name}={v}" for v in values]
+    flag = _flag(name, value)
+    return [flag] if flag else []
 
 
 class _Drain(threading.Thread):
@@ -206,7 +216,8 @@ class FakeTcpServer(ControlClient):
         # No fake outlives this process: it stops when the pipe to its stdin closes.
         flags["stop_on_stdin_eof"] = True
         command = [binary_lib.find_binary(self._binary_arg)]
-        command += [f for f in (_flag(k, v) for k, v in flags.items()) if f]
+        for k, v in flags.items():
+            command += _flags(k, v)
         command += self._extra_args
         self.transcript_path = str(flags["transcript"])
         self.tls_ca_file = str(flags.get("tls_ca_file") or "")
