@@ -22,7 +22,8 @@ ctl() { "${bin}/fake_tcp_ctl" --control_address_file="${tmp}/control.json" "$@";
 
 "${bin}/fake_tcp_server" --port=0 --framing=line --reply='Received\n' \
   --address_file="${tmp}/addr" --control_address_file="${tmp}/control.json" \
-  --transcript="${tmp}/transcript.txt" >"${tmp}/server.out" 2>&1 &
+  --transcript="${tmp}/transcript.txt" --record="${tmp}/rec.textproto" \
+  >"${tmp}/server.out" 2>&1 &
 server_pid=$!
 
 # fake_tcp_ctl waits for the address file itself (inotify, no polling).
@@ -90,6 +91,11 @@ printf 'again\n' >&4
 read -r -t 30 line <&4 || fail "no reply after reset"
 [[ "${line}" == "Received" ]] || fail "reset did not restore the reply: '${line}'"
 exec 4<&-
+
+# The recording, written now: one rule, for what came after the reset.
+ctl record | grep -q "^recorded 1 rules to ${tmp}/rec.textproto" || fail "record: $(ctl record)"
+grep -q 'equals: "again"' "${tmp}/rec.textproto" ||
+  fail "the recording lacks the message: $(cat "${tmp}/rec.textproto")"
 
 # Usage errors exit 2; a fake that is not there exits 3.
 if ctl explode 2>/dev/null; then fail "an unknown command succeeded"; else
