@@ -56,6 +56,7 @@
 #include "tools/bench/load.h"
 #include "tools/bench/measure.h"
 #include "tools/bench/memory_bench.h"
+#include "tools/bench/scale_bench.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(int, launches, 20,
@@ -75,9 +76,13 @@ ABSL_FLAG(int, large_reply_mib, 100,
 ABSL_FLAG(int64_t, memory_messages, 1000000,
           "Messages to log before the \"after\" memory figures "
           "(0..10000000; 0 leaves the memory table out).");
+ABSL_FLAG(std::vector<std::string>, scale_connections,
+          std::vector<std::string>({"1000", "10000"}),
+          "scale section: persistent connections held at once, each "
+          "1..100000 (the descriptor hard limit must allow them).");
 ABSL_FLAG(std::vector<std::string>, sections,
-          std::vector<std::string>({"readiness", "fixture", "load", "memory",
-                                    "control", "python"}),
+          std::vector<std::string>({"readiness", "fixture", "load", "scale",
+                                    "memory", "control", "python"}),
           "Which tables to print.");
 
 // The compilation mode and the link, from BUILD.
@@ -286,7 +291,7 @@ absl::Status LoadTable(const std::vector<std::string>& modes,
 
 // Reads one line the memory subject wrote on `fd`, waiting up to `timeout`.
 absl::Status Run(const std::vector<std::string>& sections,
-                 const std::vector<int>& clients,
+                 const std::vector<int>& clients, const std::vector<int>& scale,
                  const std::vector<std::string>& modes, int launches,
                  absl::Duration duration, uint64_t messages);
 
@@ -319,6 +324,15 @@ int Main(int argc, char** argv) {
     }
     clients.push_back(n);
   }
+  std::vector<int> scale;
+  for (const std::string& c : absl::GetFlag(FLAGS_scale_connections)) {
+    int n = 0;
+    if (!absl::SimpleAtoi(c, &n) || n < 1 || n > 100000) {
+      problems.push_back(
+          absl::StrCat("--scale_connections: \"", c, "\": 1..100000"));
+    }
+    scale.push_back(n);
+  }
   const std::vector<std::string> modes = absl::GetFlag(FLAGS_modes);
   for (const std::string& m : modes) {
     if (m != "oneshot" && m != "persistent") {
@@ -328,19 +342,19 @@ int Main(int argc, char** argv) {
   }
   const std::vector<std::string> sections = absl::GetFlag(FLAGS_sections);
   for (const std::string& s : sections) {
-    if (s != "readiness" && s != "fixture" && s != "load" && s != "memory" &&
-        s != "control" && s != "python") {
+    if (s != "readiness" && s != "fixture" && s != "load" && s != "scale" &&
+        s != "memory" && s != "control" && s != "python") {
       problems.push_back(absl::StrCat(
           "--sections: \"", s,
-          "\": readiness, fixture, load, memory, control or python"));
+          "\": readiness, fixture, load, scale, memory, control or python"));
     }
   }
   if (!problems.empty()) {
     fprintf(stderr, "bench: %s\n", absl::StrJoin(problems, "; ").c_str());
     return kUsage;
   }
-  const absl::Status status = Run(sections, clients, modes, launches, duration,
-                                  static_cast<uint64_t>(messages));
+  const absl::Status status = Run(sections, clients, scale, modes, launches,
+                                  duration, static_cast<uint64_t>(messages));
   if (!status.ok()) {
     fprintf(stderr, "bench: %s\n", status.ToString().c_str());
     return 1;
@@ -381,7 +395,7 @@ absl::Status PythonTable(const Programs& programs, int launches) {
 
 // The bench once the flags are checked.
 absl::Status Run(const std::vector<std::string>& sections,
-                 const std::vector<int>& clients,
+                 const std::vector<int>& clients, const std::vector<int>& scale,
                  const std::vector<std::string>& modes, int launches,
                  absl::Duration duration, uint64_t messages) {
   // Every file a run writes goes to a directory of its own, removed at the end.
@@ -420,6 +434,9 @@ absl::Status Run(const std::vector<std::string>& sections,
   if (wanted("fixture")) BENCH_RETURN_IF_ERROR(Fixture(programs, launches));
   if (wanted("load"))
     BENCH_RETURN_IF_ERROR(LoadTable(modes, clients, duration));
+  if (wanted("scale")) {
+    BENCH_RETURN_IF_ERROR(ScaleTable(programs, scale, duration));
+  }
   if (wanted("memory") && messages > 0) {
     BENCH_RETURN_IF_ERROR(
         Memory(programs, messages, absl::GetFlag(FLAGS_large_reply_mib)));

@@ -63,6 +63,38 @@ absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid) {
   return result;
 }
 
+absl::StatusOr<MemoryRollup> ReadMemoryRollup(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/smaps_rollup");
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  MemoryRollup result;
+  int found = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    int64_t* field = nullptr;
+    int64_t kb = 0;
+    if (absl::ConsumePrefix(&line, "Rss:")) {
+      field = &result.rss_kb;
+    } else if (absl::ConsumePrefix(&line, "Anonymous:")) {
+      field = &result.anon_kb;
+    } else if (absl::ConsumePrefix(&line, "Private_Clean:") ||
+               absl::ConsumePrefix(&line, "Private_Dirty:")) {
+      field = &result.private_kb;
+    }
+    if (field == nullptr) continue;
+    if (!absl::SimpleAtoi(
+            absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kb)) {
+      return absl::DataLossError(absl::StrCat("read ", path, ": bad line"));
+    }
+    *field += kb;
+    ++found;
+  }
+  if (found < 4) {
+    return absl::DataLossError(absl::StrCat(
+        "read ", path, ": no Rss, Anonymous, Private_Clean, Private_Dirty"));
+  }
+  return result;
+}
+
 absl::StatusOr<LaunchedServer> LaunchAndConnect(
     const std::vector<std::string>& argv, const std::string& address_file,
     absl::Duration timeout) {

@@ -34,6 +34,16 @@ struct ProcessStatus {
 };
 absl::StatusOr<ProcessStatus> ReadProcessStatus(pid_t pid);
 
+// What /proc/PID/smaps_rollup says, in KiB: resident, anonymous (heap,
+// stacks) and private (Private_Clean + Private_Dirty: the pages no other
+// process shares, what running one more fake costs).
+struct MemoryRollup {
+  int64_t rss_kb = 0;
+  int64_t anon_kb = 0;
+  int64_t private_kb = 0;
+};
+absl::StatusOr<MemoryRollup> ReadMemoryRollup(pid_t pid);
+
 // A server process launched for a measurement: learns its address from the
 // file it writes (as the out-of-process fixture does) and connects once.
 struct LaunchedServer {
