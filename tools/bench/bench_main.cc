@@ -52,6 +52,7 @@
 #include "tools/base/unique_fd.h"
 #include "tools/bench/bare_server.h"
 #include "tools/bench/bench_common.h"
+#include "tools/bench/bulk_bench.h"
 #include "tools/bench/control_bench.h"
 #include "tools/bench/load.h"
 #include "tools/bench/measure.h"
@@ -76,13 +77,16 @@ ABSL_FLAG(int, large_reply_mib, 100,
 ABSL_FLAG(int64_t, memory_messages, 1000000,
           "Messages to log before the \"after\" memory figures "
           "(0..10000000; 0 leaves the memory table out).");
+ABSL_FLAG(int, bulk_mib, 1024,
+          "bulk section: MiB through one connection each way (1..1024; "
+          "--reply_file holds at most 1 GiB).");
 ABSL_FLAG(std::vector<std::string>, scale_connections,
           std::vector<std::string>({"1000", "10000"}),
           "scale section: persistent connections held at once, each "
           "1..100000 (the descriptor hard limit must allow them).");
 ABSL_FLAG(std::vector<std::string>, sections,
           std::vector<std::string>({"readiness", "fixture", "load", "scale",
-                                    "memory", "control", "python"}),
+                                    "bulk", "memory", "control", "python"}),
           "Which tables to print.");
 
 // The compilation mode and the link, from BUILD.
@@ -324,6 +328,9 @@ int Main(int argc, char** argv) {
     }
     clients.push_back(n);
   }
+  if (const int bulk = absl::GetFlag(FLAGS_bulk_mib); bulk < 1 || bulk > 1024) {
+    problems.push_back(absl::StrCat("--bulk_mib=", bulk, ": 1..1024"));
+  }
   std::vector<int> scale;
   for (const std::string& c : absl::GetFlag(FLAGS_scale_connections)) {
     int n = 0;
@@ -343,10 +350,10 @@ int Main(int argc, char** argv) {
   const std::vector<std::string> sections = absl::GetFlag(FLAGS_sections);
   for (const std::string& s : sections) {
     if (s != "readiness" && s != "fixture" && s != "load" && s != "scale" &&
-        s != "memory" && s != "control" && s != "python") {
-      problems.push_back(absl::StrCat(
-          "--sections: \"", s,
-          "\": readiness, fixture, load, scale, memory, control or python"));
+        s != "bulk" && s != "memory" && s != "control" && s != "python") {
+      problems.push_back(absl::StrCat("--sections: \"", s,
+                                      "\": readiness, fixture, load, scale, "
+                                      "bulk, memory, control or python"));
     }
   }
   if (!problems.empty()) {
@@ -436,6 +443,9 @@ absl::Status Run(const std::vector<std::string>& sections,
     BENCH_RETURN_IF_ERROR(LoadTable(modes, clients, duration));
   if (wanted("scale")) {
     BENCH_RETURN_IF_ERROR(ScaleTable(programs, scale, duration));
+  }
+  if (wanted("bulk")) {
+    BENCH_RETURN_IF_ERROR(BulkTable(programs, absl::GetFlag(FLAGS_bulk_mib)));
   }
   if (wanted("memory") && messages > 0) {
     BENCH_RETURN_IF_ERROR(

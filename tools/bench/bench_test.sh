@@ -4,7 +4,7 @@
 set -euo pipefail
 bench="$1"
 out=$("${bench}" --launches=3 --clients=1,4 --duration=200ms --memory_messages=20000 \
-  --large_reply_mib=8 --scale_connections=50)
+  --large_reply_mib=8 --scale_connections=50 --bulk_mib=8)
 echo "${out}"
 for figure in "## Readiness (3 launches each)" \
   "| launch -> first TCP connect | " "| launch -> health SERVING | " \
@@ -12,6 +12,8 @@ for figure in "## Readiness (3 launches each)" \
   "## Fixture overhead" "| in process | " "| out of process | " \
   "| oneshot | 1 | " "| oneshot | 4 | " "| persistent | 1 | " "| persistent | 4 | " \
   "## Scale: many persistent connections" "| 50 | " \
+  "## Bulk: 8 MiB through one connection" "| client -> fake, log at its default caps (64 MiB) | " \
+  "| client -> fake, the log holds it all | " "| fake -> client, one reply (\`--reply_file\`) | " \
   "| idle, SERVING | " "| after 20000 messages (fake: 20000, bare: 20000; 0 errors) | " \
   "| after the log is cleared (MessageLog::Clear()) | " "20000 messages received, 0 entries dropped" \
   "| one reply of 8 MiB (\`--reply_file\`) to 4 clients at once: peak (VmHWM) | " \
@@ -31,6 +33,9 @@ awk -F'|' '
   $2 ~ /^ (launch -> first TCP connect|in process|out of process) $/ {
     if ($5 !~ /[0-9.]+x/) bad = bad $0 "\n"
   }
+  $2 ~ /^ (client -> fake|fake -> client)/ {
+    if ($3 !~ /[0-9]+ MB\/s/ || $4 !~ /[0-9]+ MB\/s/ || $5 !~ /[0-9.]+x/) bad = bad $0 "\n"
+  }
   $2 ~ /^ 50 $/ {
     if ($5 + 0 <= 0 || $6 + 0 != 0 || $8 + 0 <= 0 || $9 + 0 != 0 || $11 !~ /[0-9.]+x/) bad = bad $0 "\n"
   }
@@ -43,7 +48,7 @@ awk -F'|' '
 ' <<<"${out}"
 # Bad input is a usage error (2), not a crash.
 for bad in --launches=0 --clients=0 --clients=x --modes=sometimes --sections=disk \
-  --duration=0s --memory_messages=-1 --scale_connections=0; do
+  --duration=0s --memory_messages=-1 --scale_connections=0 --bulk_mib=0; do
   rc=0; err=$("${bench}" "${bad}" 2>&1 >/dev/null) || rc=$?
   [[ ${rc} == 2 ]] || { echo "${bad}: exit ${rc}, want 2"; exit 1; }
   [[ ${err} == *"${bad%%=*}"* ]] || { echo "${bad}: the message does not name it: ${err}"; exit 1; }
