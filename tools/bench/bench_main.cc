@@ -8,8 +8,12 @@
 // Readiness (launch -> first TCP connect, launch -> health SERVING, in-process
 // Start() -> SERVING; idle resident memory and threads), the fixture's overhead
 // in and out of process, load (one-shot and persistent connections at each
-// --clients count: rate, errors, p50/p99/p99.9 latency) and memory (idle,
-// after --memory_messages logged messages, after the log is cleared). Prints
+// --clients count: rate, errors, p50/p99/p99.9 latency), scale (the connect
+// storm, private memory per idle connection and persistent load at each
+// --scale_connections count, from the event-driven generator), bulk
+// (--bulk_mib through one connection each way), memory (idle, after
+// --memory_messages logged messages, after the log is cleared), the control
+// API and the Python plugin. Prints
 // Markdown, the tables of tools/README.md's "Performance". Absolute numbers
 // vary between machines; only the ratios carry over. Loopback only, bounded
 // in clients and time; it stops by itself.
