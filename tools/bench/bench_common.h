@@ -4,6 +4,8 @@
 // What the bench's sections share: the programs they launch, the bare server
 // launched and connected to, and the macros that end a section on an error.
 
+#include <signal.h>
+
 #include <string>
 #include <utility>
 
@@ -45,6 +47,12 @@ inline absl::StatusOr<LaunchedServer> LaunchBare(const Programs& programs) {
   if (!dir.ok()) return dir.status();
   return LaunchAndConnect({programs.bare, "--address_file=" + *dir + "/bare"},
                           *dir + "/bare", kBenchTimeout);
+}
+
+// Stops a launched server with SIGTERM and reaps it.
+inline absl::Status StopLaunched(LaunchedServer& server) {
+  server.process->Signal(SIGTERM);
+  return server.process->Wait(kBenchTimeout).status();
 }
 
 }  // namespace fake_tcp

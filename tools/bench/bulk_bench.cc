@@ -150,11 +150,6 @@ double PerSecond(size_t bytes, absl::Duration d) {
   return static_cast<double>(bytes) / absl::ToDoubleSeconds(d);
 }
 
-absl::Status Stop(LaunchedServer& server) {
-  server.process->Signal(SIGTERM);
-  return server.process->Wait(kBenchTimeout).status();
-}
-
 }  // namespace
 
 absl::Status BulkTable(const Programs& programs, int mib) {
@@ -172,7 +167,7 @@ absl::Status BulkTable(const Programs& programs, int mib) {
   BENCH_ASSIGN_OR_RETURN(LaunchedServer bare, LaunchBare(programs));
   BENCH_ASSIGN_OR_RETURN(const absl::Duration bare_up,
                          Upload(bare.address, bytes));
-  BENCH_RETURN_IF_ERROR(Stop(bare));
+  BENCH_RETURN_IF_ERROR(StopLaunched(bare));
   struct Variant {
     const char* name;
     std::vector<std::string> flags;
@@ -203,7 +198,7 @@ absl::Status BulkTable(const Programs& programs, int mib) {
         client.Call("POST", "/v1/log:clear", nullptr, nullptr));
     BENCH_ASSIGN_OR_RETURN(const ProcessStatus cleared,
                            ReadProcessStatus(fake.process->pid()));
-    BENCH_RETURN_IF_ERROR(Stop(fake));
+    BENCH_RETURN_IF_ERROR(StopLaunched(fake));
     printf("| %s | %s | %s (bare server) | %s | %s | %s |\n", v.name,
            Rate(bytes, up).c_str(), Rate(bytes, bare_up).c_str(),
            Ratio(PerSecond(bytes, up), PerSecond(bytes, bare_up)).c_str(),
@@ -224,7 +219,7 @@ absl::Status BulkTable(const Programs& programs, int mib) {
                          Download(fake.address, bytes, /*send_first=*/true));
   BENCH_ASSIGN_OR_RETURN(const ProcessStatus peak,
                          ReadProcessStatus(fake.process->pid()));
-  BENCH_RETURN_IF_ERROR(Stop(fake));
+  BENCH_RETURN_IF_ERROR(StopLaunched(fake));
   BENCH_ASSIGN_OR_RETURN(const absl::Duration loopback,
                          LoopbackDownload(bytes));
   printf(

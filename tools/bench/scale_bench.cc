@@ -61,11 +61,6 @@ std::string Us(absl::Duration d) {
   return absl::StrFormat("%.0f", absl::ToDoubleMicroseconds(d));
 }
 
-absl::Status Stop(LaunchedServer& server) {
-  server.process->Signal(SIGTERM);
-  return server.process->Wait(kBenchTimeout).status();
-}
-
 }  // namespace
 
 absl::Status ScaleTable(const Programs& programs,
@@ -99,8 +94,8 @@ absl::Status ScaleTable(const Programs& programs,
     BENCH_ASSIGN_OR_RETURN(LaunchedServer bare, LaunchBare(programs));
     BENCH_ASSIGN_OR_RETURN(const Measured f, Measure(fake, n, duration));
     BENCH_ASSIGN_OR_RETURN(const Measured b, Measure(bare, n, duration));
-    BENCH_RETURN_IF_ERROR(Stop(fake));
-    BENCH_RETURN_IF_ERROR(Stop(bare));
+    BENCH_RETURN_IF_ERROR(StopLaunched(fake));
+    BENCH_RETURN_IF_ERROR(StopLaunched(bare));
     const LoadResult& fx = f.load.exchange;
     const LoadResult& bx = b.load.exchange;
     printf(

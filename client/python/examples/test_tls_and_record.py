@@ -28,15 +28,19 @@ class Upper(socketserver.StreamRequestHandler):
             self.wfile.write(line.upper())
 
 
-def talk(address):
+def ask(address, lines):
     with socket.create_connection(address, timeout=30) as c:
         f = c.makefile("rwb")
         answers = []
-        for line in (b"hello\n", b"world\n"):
+        for line in lines:
             f.write(line)
             f.flush()
             answers.append(f.readline())
         return answers
+
+
+def talk(address):
+    return ask(address, [b"hello\n", b"world\n"])
 
 
 def test_record_a_real_server_then_replay_it(tmp_path):
@@ -63,17 +67,6 @@ class Session(socketserver.StreamRequestHandler):
                 self.wfile.write(b"+OK\n")
             else:
                 self.wfile.write(b"VALUE " + line.split()[-1] + b" ok\n")
-
-
-def ask(address, lines):
-    with socket.create_connection(address, timeout=30) as c:
-        f = c.makefile("rwb")
-        answers = []
-        for line in lines:
-            f.write(line)
-            f.flush()
-            answers.append(f.readline())
-        return answers
 
 
 def test_shape_recording_replays_new_ids_and_hides_the_password(tmp_path):
