@@ -16,6 +16,7 @@ for figure in "## Readiness (3 launches each)" \
   "| client -> fake, the log holds it all | " "| fake -> client, one reply (\`--reply_file\`) | " \
   "| idle, SERVING | " "| after 20000 messages (fake: 20000, bare: 20000; 0 errors) | " \
   "| after the log is cleared (MessageLog::Clear()) | " "20000 messages received, 0 entries dropped" \
+  "Idle, from /proc/PID/smaps_rollup: RSS " "By mapping, the largest first: memory_subject r-xp " \
   "| one reply of 8 MiB (\`--reply_file\`) to 4 clients at once: peak (VmHWM) | " \
   "## Control API" "| GET /v1/status round trip | " "| wait wake-up: a message sent -> its pending wait returns | " \
   "## Data path while a client polls the control API" \

@@ -95,6 +95,52 @@ absl::StatusOr<MemoryRollup> ReadMemoryRollup(pid_t pid) {
   return result;
 }
 
+absl::StatusOr<std::vector<Mapping>> ReadMappings(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/smaps");
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::map<std::string, Mapping> by_name;
+  Mapping* current = nullptr;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    if (line.empty()) continue;
+    // A mapping's header: "addr-addr perms offset dev inode [path]".
+    if (absl::ascii_isxdigit(line[0]) && line.find('-') < line.find(' ')) {
+      std::vector<absl::string_view> fields =
+          absl::StrSplit(line, ' ', absl::SkipEmpty());
+      std::string name = fields.size() >= 6 ? std::string(fields[5])
+                                            : std::string("anonymous");
+      if (const size_t slash = name.rfind('/');
+          slash != std::string::npos && name[0] == '/') {
+        // A file's text, read-only data and writable data apart.
+        name = absl::StrCat(name.substr(slash + 1), " ", fields[1]);
+      }
+      current = &by_name[name];
+      current->name = name;
+      continue;
+    }
+    if (current == nullptr) continue;
+    int64_t kb = 0;
+    int64_t* field = nullptr;
+    if (absl::ConsumePrefix(&line, "Rss:")) {
+      field = &current->rss_kb;
+    } else if (absl::ConsumePrefix(&line, "Private_Clean:") ||
+               absl::ConsumePrefix(&line, "Private_Dirty:")) {
+      field = &current->private_kb;
+    }
+    if (field != nullptr &&
+        absl::SimpleAtoi(
+            absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kb)) {
+      *field += kb;
+    }
+  }
+  std::vector<Mapping> out;
+  for (auto& [name, m] : by_name) out.push_back(std::move(m));
+  std::sort(out.begin(), out.end(), [](const Mapping& a, const Mapping& b) {
+    return a.rss_kb > b.rss_kb;
+  });
+  return out;
+}
+
 absl::StatusOr<LaunchedServer> LaunchAndConnect(
     const std::vector<std::string>& argv, const std::string& address_file,
     absl::Duration timeout) {

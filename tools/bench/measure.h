@@ -44,6 +44,18 @@ struct MemoryRollup {
 };
 absl::StatusOr<MemoryRollup> ReadMemoryRollup(pid_t pid);
 
+// The resident memory of each file a process maps (the executable, each
+// shared library; by permissions: "libc.so.6 r-xp" is its code) and of its
+// anonymous mappings ("[heap]", "[stack]",
+// "anonymous": thread stacks and mmap'ed heap), from /proc/PID/smaps, in KiB,
+// the largest first.
+struct Mapping {
+  std::string name;
+  int64_t rss_kb = 0;
+  int64_t private_kb = 0;
+};
+absl::StatusOr<std::vector<Mapping>> ReadMappings(pid_t pid);
+
 // A server process launched for a measurement: learns its address from the
 // file it writes (as the out-of-process fixture does) and connects once.
 struct LaunchedServer {
