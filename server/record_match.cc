@@ -31,6 +31,9 @@ struct RequestPatterner::Kind {
 namespace {
 
 constexpr size_t kMinEchoBytes = 4;
+// Longer messages are matched exactly: a regex of a big message would be
+// past what RE2 compiles by default, and a payload rarely has a shape.
+constexpr size_t kMaxShapeBytes = 4096;
 // RE2's rewrite strings name groups \1 to \9.
 constexpr int kMaxRewriteGroup = 9;
 
@@ -197,6 +200,7 @@ RequestPattern RequestPatterner::Pattern(absl::string_view request) const {
   // no earlier kind took.
   std::vector<Span> spans;
   for (const auto& kind : kinds_) {
+    if (matched.size() > kMaxShapeBytes) break;
     re2::StringPiece text(matched.data(), matched.size());
     re2::StringPiece found;
     size_t pos = 0;

@@ -189,6 +189,14 @@ TEST(RecordMatchTest, ABinaryReplyIsKeptAsBytesNotARewrite) {
   EXPECT_EQ(script.rules(0).responses(0).bytes(), "\xff 123456");
 }
 
+TEST(RecordMatchTest, ABigMessageIsMatchedExactly) {
+  const std::string big = "PUT 12345 " + std::string(8192, 'x');
+  const Script script = Record(Session({{big, "OK\n"}}), Shape());
+  ASSERT_EQ(script.rules_size(), 1);
+  EXPECT_EQ(script.rules(0).when().equals(), big);
+  EXPECT_EQ(Replay(script, big), "OK\n");
+}
+
 TEST(RecordMatchTest, BadOptionsAreClearErrors) {
   EXPECT_THAT(ParseRecordOptions("prefix:0", {}).status().message(),
               HasSubstr("--record_match=prefix:N needs N >= 1"));

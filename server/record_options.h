@@ -24,7 +24,7 @@ struct RecordOptions {
     // `vary` names) are groups. One rule per distinct shape; an answer that
     // echoed such a part of its request (4 bytes or more, or any `vary` part)
     // is recorded as a `rewrite` with that group, so the replay echoes the new
-    // value.
+    // value. A message over 4 KiB is matched exactly (`equals`).
     kShape,
   };
   Match match = Match::kExact;
