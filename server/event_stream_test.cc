@@ -12,7 +12,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

@@ -14,9 +14,9 @@
 #include "server/descriptor_budget.h"
 #include "server/io_loop.h"
 #include "server/redactor.h"
-#include "tools/base/errno_status.h"
-#include "tools/base/net.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/errno_status.h"
+#include "server/base/net.h"
+#include "server/base/unique_fd.h"
 
 namespace fake_tcp {
 namespace {

@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
-#include "testing/server_test_util.h"
+#include "server/testing/server_test_util.h"
 
 namespace fake_tcp {
 namespace {

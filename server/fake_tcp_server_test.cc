@@ -14,7 +14,7 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/server_test_util.h"
+#include "server/testing/server_test_util.h"
 
 namespace fake_tcp {
 namespace {

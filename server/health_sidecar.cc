@@ -11,8 +11,8 @@
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "tools/base/file.h"
-#include "tools/base/net.h"
+#include "server/base/file.h"
+#include "server/base/net.h"
 
 namespace fake_tcp {
 

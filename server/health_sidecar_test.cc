@@ -18,9 +18,9 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
-#include "testing/server_test_util.h"
-#include "testing/test_util.h"
-#include "tools/base/file.h"
+#include "server/testing/server_test_util.h"
+#include "server/testing/test_util.h"
+#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

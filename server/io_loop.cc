@@ -15,9 +15,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "tools/base/deadline.h"
-#include "tools/base/errno_status.h"
-#include "tools/base/net.h"
+#include "server/base/deadline.h"
+#include "server/base/errno_status.h"
+#include "server/base/net.h"
 
 namespace fake_tcp {
 namespace {

@@ -25,8 +25,8 @@
 #include "server/reply_plan.h"
 #include "server/server_options.h"
 #include "server/tls.h"
-#include "tools/base/net.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/net.h"
+#include "server/base/unique_fd.h"
 
 namespace fake_tcp {
 

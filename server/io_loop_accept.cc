@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/io_loop.h"
-#include "tools/base/net.h"
+#include "server/base/net.h"
 
 namespace fake_tcp {
 namespace {

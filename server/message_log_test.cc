@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/test_util.h"
+#include "server/testing/test_util.h"
 
 namespace fake_tcp {
 namespace {

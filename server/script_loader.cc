@@ -15,7 +15,7 @@
 #include "re2/re2.h"
 #include "server/script_matcher.h"
 #include "server/strict_json.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

@@ -16,7 +16,7 @@
 #include "server/framing.h"
 #include "server/message_log.h"
 #include "server/script.h"
-#include "testing/server_test_util.h"
+#include "server/testing/server_test_util.h"
 
 namespace fake_tcp {
 namespace {

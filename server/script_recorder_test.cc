@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
 #include "server/script.h"
-#include "testing/server_test_util.h"
+#include "server/testing/server_test_util.h"
 
 namespace fake_tcp {
 namespace {

@@ -14,7 +14,7 @@
 #include "server/fake_tcp_server.h"
 #include "server/framing.h"
 #include "server/message_log.h"
-#include "testing/server_test_util.h"
+#include "server/testing/server_test_util.h"
 
 namespace fake_tcp {
 namespace {

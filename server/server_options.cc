@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/redactor.h"
-#include "tools/base/net.h"
+#include "server/base/net.h"
 
 namespace fake_tcp {
 

@@ -18,7 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

@@ -17,8 +17,8 @@
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
 #include "server/script.h"
-#include "testing/server_test_util.h"
-#include "testing/tls_test_client.h"
+#include "server/testing/server_test_util.h"
+#include "server/testing/tls_test_client.h"
 
 namespace fake_tcp {
 namespace {

@@ -16,8 +16,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
-#include "testing/server_test_util.h"
-#include "tools/base/net.h"
+#include "server/testing/server_test_util.h"
+#include "server/base/net.h"
 
 namespace fake_tcp {
 namespace {

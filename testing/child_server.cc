@@ -14,9 +14,9 @@
 #include "absl/time/clock.h"
 #include "client/health_client.h"
 #include "server/options_flags.h"
-#include "testing/network_isolation.h"
-#include "tools/base/file.h"
-#include "tools/base/net.h"
+#include "server/testing/network_isolation.h"
+#include "server/base/file.h"
+#include "server/base/net.h"
 
 namespace fake_tcp::testing {
 namespace {

@@ -15,7 +15,7 @@ def fake_tcp_server_test(
     Each test process (each shard, each run) enters a network namespace with only loopback
     before main(), so the fixed port 9500 never collides with another test, on any executor:
     linux-sandbox, --spawn_strategy=standalone, the processwrapper sandbox, a remote worker
-    whose actions share its network (testing/network_isolation.h). The "block-network" tag
+    whose actions share its network (server/testing/network_isolation.h). The "block-network" tag
     asks linux-sandbox for the same. Accepts everything cc_test accepts (srcs, data, args,
     shard_count, flaky, env, ...).
 
@@ -35,7 +35,7 @@ def fake_tcp_server_test(
     if fixture not in all_deps and "//testing:fake_tcp_server" not in all_deps:
         all_deps.append(fixture)
     if own_network:
-        all_deps.append(str(Label("//testing:own_network")))
+        all_deps.append(str(Label("//server/testing:own_network")))
     if main:
         all_deps.append(str(Label("@fake_tcp_deps//:gmock_main")))
     all_tags = list(tags)

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/event_stream.h"
-#include "tools/base/inotify.h"
+#include "server/base/inotify.h"
 
 namespace fake_tcp::testing {
 
@@ -32,7 +32,7 @@ void EventLogFollower::Stop() {
 void EventLogFollower::Follow(const std::string& path, MessageLog* log) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   // Pooled: closing an instance of its own would make Stop() wait for the
-  // kernel (tools/base/inotify.h).
+  // kernel (server/base/inotify.h).
   PooledInotify notify;
   if (notify.ok() && fd.ok()) notify.AddWatch(path, IN_MODIFY | IN_CLOSE_WRITE);
   EventStreamDecoder decoder;

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "server/message_log.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/unique_fd.h"
 
 namespace fake_tcp::testing {
 

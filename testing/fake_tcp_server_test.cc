@@ -17,10 +17,10 @@
 #include "gtest/gtest.h"
 #include "server/control/control.pb.h"
 #include "server/script.h"
-#include "testing/test_util.h"
-#include "testing/tls_test_client.h"
+#include "server/testing/test_util.h"
+#include "server/testing/tls_test_client.h"
 #include "testing/transcript.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp::testing {
 namespace {

@@ -20,7 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
-#include "testing/network_isolation.h"
+#include "server/testing/network_isolation.h"
 
 namespace {
 

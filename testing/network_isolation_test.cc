@@ -1,4 +1,4 @@
-#include "testing/network_isolation.h"
+#include "server/testing/network_isolation.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -48,7 +48,7 @@ class Listener {
   int port_ = 0;
 };
 
-// Runs the probe (built with or without //testing:own_network) and returns
+// Runs the probe (built with or without //server/testing:own_network) and returns
 // its stdout.
 std::string RunProbe(const std::string& binary, const std::string& mode,
                      int port, const std::vector<std::string>& env = {}) {

@@ -1,6 +1,6 @@
 // own_network_exec PROGRAM [ARGS...]: runs PROGRAM in a network namespace of
 // its own with only loopback, as fake_tcp_server_test() does for a C++ test
-// (this binary links //testing:own_network, which enters the namespace before
+// (this binary links //server/testing:own_network, which enters the namespace before
 // main()). Used by fake_tcp_py_test(), whose Python test runner starts itself
 // again through it, so a pytest session (and every fake it starts) has port
 // 9500 to itself on any executor.
@@ -18,7 +18,7 @@
 #include <cerrno>
 #include <string>
 
-#include "testing/network_isolation.h"
+#include "server/testing/network_isolation.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

@@ -14,7 +14,7 @@
 #include "server/control/control.pb.h"
 #include "server/script_builders.h"
 #include "testing/fake_tcp_server.h"
-#include "testing/test_util.h"
+#include "server/testing/test_util.h"
 
 namespace fake_tcp::testing {
 namespace {

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp::testing {
 namespace {

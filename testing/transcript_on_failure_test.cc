@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/subprocess.h"
-#include "testing/test_util.h"
+#include "server/testing/test_util.h"
 
 namespace fake_tcp::testing {
 namespace {

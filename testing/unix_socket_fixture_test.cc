@@ -12,8 +12,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/fake_tcp_server.h"
-#include "testing/server_test_util.h"
-#include "testing/test_util.h"
+#include "server/testing/server_test_util.h"
+#include "server/testing/test_util.h"
 
 namespace fake_tcp::testing {
 namespace {

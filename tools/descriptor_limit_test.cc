@@ -17,7 +17,7 @@
 #include "server/control/control.pb.h"
 #include "server/control/control_client.h"
 #include "testing/subprocess.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 #include "tools/tool_test.h"
 
 namespace fake_tcp {

@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
-#include "tools/base/deadline.h"
+#include "server/base/deadline.h"
 
 namespace fake_tcp {
 namespace {

@@ -30,7 +30,7 @@
 #include "server/control/control_client.h"
 #include "server/control/control_codec.h"
 #include "server/script.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, control_address_file, "",

@@ -41,7 +41,7 @@
 #include "server/health_sidecar.h"
 #include "server/options_flags.h"
 #include "server/script.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 #include "tools/control_flags.h"
 #include "tools/event_printer.h"
 #include "tools/flags.h"

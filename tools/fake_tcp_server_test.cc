@@ -28,8 +28,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "testing/subprocess.h"
-#include "testing/test_util.h"
-#include "tools/base/file.h"
+#include "server/testing/test_util.h"
+#include "server/base/file.h"
 #include "tools/tool_test.h"
 
 namespace fake_tcp {

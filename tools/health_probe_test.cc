@@ -18,7 +18,7 @@
 #include "server/fake_tcp_server.h"
 #include "server/health_sidecar.h"
 #include "testing/subprocess.h"
-#include "testing/test_util.h"
+#include "server/testing/test_util.h"
 
 namespace fake_tcp {
 namespace {

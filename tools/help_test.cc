@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/subprocess.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

@@ -18,7 +18,7 @@
 #include "server/control/control_client.h"
 #include "server/script.h"
 #include "testing/subprocess.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 #include "tools/tool_test.h"
 
 namespace fake_tcp {

@@ -29,7 +29,7 @@
 #include "client/tcp_client.h"
 #include "server/framing.h"
 #include "server/message_log.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:9500",

@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
-#include "testing/test_util.h"
+#include "server/testing/test_util.h"
 #include "tools/tool_test.h"
 
 namespace fake_tcp {

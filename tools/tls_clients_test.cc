@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "server/tls.h"
 #include "testing/subprocess.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "testing/test_util.h"
-#include "tools/base/file.h"
+#include "server/testing/test_util.h"
+#include "server/base/file.h"
 
 namespace fake_tcp {
 

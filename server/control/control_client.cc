@@ -13,8 +13,8 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/control/control_codec.h"
-#include "tools/base/file.h"
-#include "tools/base/net.h"
+#include "server/base/file.h"
+#include "server/base/net.h"
 
 namespace fake_tcp {
 namespace {

@@ -27,8 +27,8 @@
 #include "server/control/control_codec.h"
 #include "server/control/control_http.h"
 #include "server/script_loader.h"
-#include "tools/base/file.h"
-#include "tools/base/net.h"
+#include "server/base/file.h"
+#include "server/base/net.h"
 
 namespace fake_tcp {
 namespace {

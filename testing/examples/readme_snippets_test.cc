@@ -25,7 +25,7 @@
 #include "server/health_sidecar.h"
 #include "server/script.h"
 #include "testing/fake_tcp_server.h"
-#include "testing/tls_test_client.h"
+#include "server/testing/tls_test_client.h"
 
 namespace {
 

@@ -16,10 +16,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/control/control_client.h"
-#include "tools/base/errno_status.h"
-#include "tools/base/file.h"
-#include "tools/base/net.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/errno_status.h"
+#include "server/base/file.h"
+#include "server/base/net.h"
+#include "server/base/unique_fd.h"
 #include "tools/bench/measure.h"
 
 namespace fake_tcp {

@@ -16,9 +16,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "tools/base/errno_status.h"
-#include "tools/base/net.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/errno_status.h"
+#include "server/base/net.h"
+#include "server/base/unique_fd.h"
 
 namespace fake_tcp {
 namespace {

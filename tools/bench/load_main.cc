@@ -25,7 +25,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/fake_tcp_server.h"
-#include "tools/base/net.h"
+#include "server/base/net.h"
 #include "tools/bench/bare_server.h"
 #include "tools/bench/load.h"
 #include "tools/flags.h"

@@ -19,9 +19,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "client/tcp_client.h"
-#include "tools/base/errno_status.h"
-#include "tools/base/file.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/errno_status.h"
+#include "server/base/file.h"
+#include "server/base/unique_fd.h"
 
 namespace fake_tcp {
 

@@ -21,9 +21,9 @@
 #include "client/health_client.h"
 #include "client/tcp_client.h"
 #include "testing/subprocess.h"
-#include "tools/base/errno_status.h"
-#include "tools/base/file.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/errno_status.h"
+#include "server/base/file.h"
+#include "server/base/unique_fd.h"
 #include "tools/bench/load.h"
 #include "tools/bench/measure.h"
 

@@ -1,4 +1,4 @@
-#include "tools/base/deadline.h"
+#include "server/base/deadline.h"
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"

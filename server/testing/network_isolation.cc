@@ -1,4 +1,4 @@
-#include "testing/network_isolation.h"
+#include "server/testing/network_isolation.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,7 +22,7 @@ namespace fake_tcp::testing {
 namespace {
 
 ABSL_CONST_INIT absl::Mutex g_mu(absl::kConstInit);
-// What //testing:own_network's initializer recorded (never freed).
+// What //server/testing:own_network's initializer recorded (never freed).
 NetworkIsolation* g_isolation ABSL_GUARDED_BY(g_mu) = nullptr;
 
 // The number of threads of this process, or -1 if /proc cannot tell.
@@ -127,7 +127,7 @@ absl::Status EnterOwnNetworkNamespace() {
       return absl::FailedPreconditionError(absl::StrCat(
           "unshare(CLONE_NEWUSER|CLONE_NEWNET): ", threads,
           " threads run already; a process can enter a user namespace only "
-          "while it has one thread (//testing:own_network does it before "
+          "while it has one thread (//server/testing:own_network does it before "
           "main())"));
     }
   }
@@ -170,7 +170,7 @@ std::string NetworkIsolation::Describe() const {
       break;
   }
   return "This test was not built with the fake_tcp_server_test() Bazel macro "
-         "(nor linked //testing:own_network), so it shares whatever network "
+         "(nor linked //server/testing:own_network), so it shares whatever network "
          "the executor gave it";
 }
 

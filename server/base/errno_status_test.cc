@@ -1,4 +1,4 @@
-#include "tools/base/errno_status.h"
+#include "server/base/errno_status.h"
 
 #include <errno.h>
 

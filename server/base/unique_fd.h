@@ -1,5 +1,5 @@
-#ifndef TOOLS_BASE_UNIQUE_FD_H_
-#define TOOLS_BASE_UNIQUE_FD_H_
+#ifndef SERVER_BASE_UNIQUE_FD_H_
+#define SERVER_BASE_UNIQUE_FD_H_
 
 #include <unistd.h>
 
@@ -43,4 +43,4 @@ class UniqueFd {
 
 }  // namespace fake_tcp
 
-#endif  // TOOLS_BASE_UNIQUE_FD_H_
+#endif  // SERVER_BASE_UNIQUE_FD_H_

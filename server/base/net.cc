@@ -1,4 +1,4 @@
-#include "tools/base/net.h"
+#include "server/base/net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "tools/base/errno_status.h"
+#include "server/base/errno_status.h"
 
 namespace fake_tcp {
 

@@ -1,4 +1,4 @@
-// Unix-domain sockets in tools/base/net: addresses, listening (the socket
+// Unix-domain sockets in server/base/net: addresses, listening (the socket
 // file's mode, a stale file, a live server, a path that is not a socket) and
 // connecting.
 
@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tools/base/net.h"
+#include "server/base/net.h"
 
 namespace fake_tcp {
 namespace {

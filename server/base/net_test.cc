@@ -1,4 +1,4 @@
-#include "tools/base/net.h"
+#include "server/base/net.h"
 
 #include <errno.h>
 #include <netinet/in.h>

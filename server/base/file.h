@@ -1,5 +1,5 @@
-#ifndef TOOLS_BASE_FILE_H_
-#define TOOLS_BASE_FILE_H_
+#ifndef SERVER_BASE_FILE_H_
+#define SERVER_BASE_FILE_H_
 
 #include <cstddef>
 #include <functional>
@@ -49,4 +49,4 @@ absl::StatusOr<std::string> WaitForAddressFile(const std::string& path,
 
 }  // namespace fake_tcp
 
-#endif  // TOOLS_BASE_FILE_H_
+#endif  // SERVER_BASE_FILE_H_

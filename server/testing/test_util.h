@@ -1,5 +1,5 @@
-#ifndef TESTING_TEST_UTIL_H_
-#define TESTING_TEST_UTIL_H_
+#ifndef SERVER_TESTING_TEST_UTIL_H_
+#define SERVER_TESTING_TEST_UTIL_H_
 
 #include <cstddef>
 #include <memory>
@@ -59,4 +59,4 @@ class GrpcServerWithoutHealth {
 
 }  // namespace fake_tcp::testing
 
-#endif  // TESTING_TEST_UTIL_H_
+#endif  // SERVER_TESTING_TEST_UTIL_H_

@@ -1,4 +1,4 @@
-#include "tools/base/inotify.h"
+#include "server/base/inotify.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,7 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

@@ -1,5 +1,5 @@
-#ifndef TESTING_TLS_TEST_CLIENT_H_
-#define TESTING_TLS_TEST_CLIENT_H_
+#ifndef SERVER_TESTING_TLS_TEST_CLIENT_H_
+#define SERVER_TESTING_TLS_TEST_CLIENT_H_
 
 #include <cstddef>
 #include <memory>
@@ -59,4 +59,4 @@ class TlsTestClient {
 
 }  // namespace fake_tcp::testing
 
-#endif  // TESTING_TLS_TEST_CLIENT_H_
+#endif  // SERVER_TESTING_TLS_TEST_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "tools/base/inotify.h"
+#include "server/base/inotify.h"
 
 #include <errno.h>
 #include <limits.h>

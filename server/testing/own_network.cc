@@ -1,6 +1,6 @@
 // Linked into every test made by fake_tcp_server_test() (alwayslink): moves the
 // test process into a network namespace of its own before main() and before
-// any thread starts. See testing/network_isolation.h.
+// any thread starts. See server/testing/network_isolation.h.
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "testing/network_isolation.h"
+#include "server/testing/network_isolation.h"
 
 namespace fake_tcp::testing {
 namespace {

@@ -1,5 +1,5 @@
-#ifndef TESTING_NETWORK_ISOLATION_H_
-#define TESTING_NETWORK_ISOLATION_H_
+#ifndef SERVER_TESTING_NETWORK_ISOLATION_H_
+#define SERVER_TESTING_NETWORK_ISOLATION_H_
 
 #include <string>
 
@@ -13,7 +13,7 @@ namespace fake_tcp::testing {
 // linux-sandbox gives one (`block-network`); `--spawn_strategy=standalone`,
 // the processwrapper sandbox and remote workers whose actions share the
 // worker's network do not. So a test built with `fake_tcp_server_test()` makes
-// its own before main() and before any thread starts (//testing:own_network
+// its own before main() and before any thread starts (//server/testing:own_network
 // does it from a static initializer): an unprivileged user namespace mapping
 // the caller's own uid and gid (or, for root without user namespaces, a plain
 // network namespace), a network namespace in it, and `lo` up. Children (an
@@ -29,7 +29,7 @@ namespace fake_tcp::testing {
 // What happened to this process's network at start.
 struct NetworkIsolation {
   enum class Kind {
-    // //testing:own_network is not linked into this binary.
+    // //server/testing:own_network is not linked into this binary.
     kNotAttempted,
     // The process runs in a network namespace of its own with only `lo`.
     kIsolated,
@@ -59,11 +59,11 @@ inline constexpr char kOwnNetworkEnv[] = "FAKE_TCP_SERVER_OWN_NETWORK";
 // then be in the new namespaces with loopback down).
 absl::Status EnterOwnNetworkNamespace();
 
-// Returns what happened at start (kNotAttempted unless //testing:own_network
+// Returns what happened at start (kNotAttempted unless //server/testing:own_network
 // is linked in). Thread-safe; constant once main() runs.
 NetworkIsolation StartupNetworkIsolation();
 
-// Records what happened at start; called once, by //testing:own_network's
+// Records what happened at start; called once, by //server/testing:own_network's
 // initializer, before main().
 void SetStartupNetworkIsolation(NetworkIsolation isolation);
 
@@ -77,4 +77,4 @@ std::string PortInUseMessage(const std::string& address, absl::string_view why);
 
 }  // namespace fake_tcp::testing
 
-#endif  // TESTING_NETWORK_ISOLATION_H_
+#endif  // SERVER_TESTING_NETWORK_ISOLATION_H_

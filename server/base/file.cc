@@ -1,4 +1,4 @@
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "tools/base/deadline.h"
-#include "tools/base/errno_status.h"
-#include "tools/base/inotify.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/deadline.h"
+#include "server/base/errno_status.h"
+#include "server/base/inotify.h"
+#include "server/base/unique_fd.h"
 
 namespace fake_tcp {
 

@@ -1,5 +1,5 @@
-#ifndef TOOLS_BASE_NET_H_
-#define TOOLS_BASE_NET_H_
+#ifndef SERVER_BASE_NET_H_
+#define SERVER_BASE_NET_H_
 
 #include <sys/socket.h>
 
@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/unique_fd.h"
 
 namespace fake_tcp {
 
@@ -97,4 +97,4 @@ void RemoveUnixSocketFile(absl::string_view address);
 
 }  // namespace fake_tcp
 
-#endif  // TOOLS_BASE_NET_H_
+#endif  // SERVER_BASE_NET_H_

@@ -1,4 +1,4 @@
-#include "tools/base/deadline.h"
+#include "server/base/deadline.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>

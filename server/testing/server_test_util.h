@@ -1,5 +1,5 @@
-#ifndef TESTING_SERVER_TEST_UTIL_H_
-#define TESTING_SERVER_TEST_UTIL_H_
+#ifndef SERVER_TESTING_SERVER_TEST_UTIL_H_
+#define SERVER_TESTING_SERVER_TEST_UTIL_H_
 
 // Small helpers for the tests of the server, client and tools over real
 // sockets (not for users' tests: the fixture in fake_tcp_server.h is).
@@ -17,7 +17,7 @@
 #include "server/message_log.h"
 #include "server/script.h"
 #include "server/server_options.h"
-#include "tools/base/unique_fd.h"
+#include "server/base/unique_fd.h"
 
 namespace fake_tcp::testing {
 
@@ -73,4 +73,4 @@ std::string Ask(ScriptedResponder& responder, absl::string_view message,
 
 }  // namespace fake_tcp::testing
 
-#endif  // TESTING_SERVER_TEST_UTIL_H_
+#endif  // SERVER_TESTING_SERVER_TEST_UTIL_H_

@@ -1,5 +1,5 @@
-#ifndef TOOLS_BASE_INOTIFY_H_
-#define TOOLS_BASE_INOTIFY_H_
+#ifndef SERVER_BASE_INOTIFY_H_
+#define SERVER_BASE_INOTIFY_H_
 
 #include <cstdint>
 #include <string>
@@ -47,4 +47,4 @@ class PooledInotify {
 
 }  // namespace fake_tcp
 
-#endif  // TOOLS_BASE_INOTIFY_H_
+#endif  // SERVER_BASE_INOTIFY_H_

@@ -1,5 +1,5 @@
-#ifndef TOOLS_BASE_ERRNO_STATUS_H_
-#define TOOLS_BASE_ERRNO_STATUS_H_
+#ifndef SERVER_BASE_ERRNO_STATUS_H_
+#define SERVER_BASE_ERRNO_STATUS_H_
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -21,4 +21,4 @@ absl::Status ErrnoStatus(int err, absl::string_view what);
 
 }  // namespace fake_tcp
 
-#endif  // TOOLS_BASE_ERRNO_STATUS_H_
+#endif  // SERVER_BASE_ERRNO_STATUS_H_

@@ -1,4 +1,4 @@
-#include "testing/test_util.h"
+#include "server/testing/test_util.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "tools/base/file.h"
+#include "server/base/file.h"
 
 namespace fake_tcp::testing {
 

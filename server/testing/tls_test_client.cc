@@ -1,4 +1,4 @@
-#include "testing/tls_test_client.h"
+#include "server/testing/tls_test_client.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,7 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "tools/base/net.h"
+#include "server/base/net.h"
 
 namespace fake_tcp::testing {
 

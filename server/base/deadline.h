@@ -1,5 +1,5 @@
-#ifndef TOOLS_BASE_DEADLINE_H_
-#define TOOLS_BASE_DEADLINE_H_
+#ifndef SERVER_BASE_DEADLINE_H_
+#define SERVER_BASE_DEADLINE_H_
 
 #include "absl/time/time.h"
 
@@ -13,4 +13,4 @@ int PollTimeoutMs(absl::Time deadline);
 
 }  // namespace fake_tcp
 
-#endif  // TOOLS_BASE_DEADLINE_H_
+#endif  // SERVER_BASE_DEADLINE_H_

@@ -1,4 +1,4 @@
-#include "testing/server_test_util.h"
+#include "server/testing/server_test_util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
