@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/descriptor_budget.h"
-#include "server/io_loop.h"
-#include "server/redactor.h"
 #include "server/base/errno_status.h"
 #include "server/base/net.h"
 #include "server/base/unique_fd.h"
+#include "server/descriptor_budget.h"
+#include "server/io_loop.h"
+#include "server/redactor.h"
 
 namespace fake_tcp {
 namespace {

@@ -17,10 +17,10 @@
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/base/file.h"
 #include "server/fake_tcp_server.h"
 #include "server/testing/server_test_util.h"
 #include "server/testing/test_util.h"
-#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

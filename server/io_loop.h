@@ -20,13 +20,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "server/base/net.h"
+#include "server/base/unique_fd.h"
 #include "server/message_log.h"
 #include "server/reply.h"
 #include "server/reply_plan.h"
 #include "server/server_options.h"
 #include "server/tls.h"
-#include "server/base/net.h"
-#include "server/base/unique_fd.h"
 
 namespace fake_tcp {
 

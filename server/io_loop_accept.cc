@@ -17,8 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/io_loop.h"
 #include "server/base/net.h"
+#include "server/io_loop.h"
 
 namespace fake_tcp {
 namespace {

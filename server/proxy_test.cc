@@ -13,9 +13,9 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/base/net.h"
 #include "server/fake_tcp_server.h"
 #include "server/testing/server_test_util.h"
-#include "server/base/net.h"
 
 namespace fake_tcp {
 namespace {

@@ -13,9 +13,9 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "re2/re2.h"
+#include "server/base/file.h"
 #include "server/script_matcher.h"
 #include "server/strict_json.h"
-#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "server/redactor.h"
 #include "server/base/net.h"
+#include "server/redactor.h"
 
 namespace fake_tcp {
 

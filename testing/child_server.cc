@@ -13,10 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/health_client.h"
-#include "server/options_flags.h"
-#include "server/testing/network_isolation.h"
 #include "server/base/file.h"
 #include "server/base/net.h"
+#include "server/options_flags.h"
+#include "server/testing/network_isolation.h"
 
 namespace fake_tcp::testing {
 namespace {

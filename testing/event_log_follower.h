@@ -4,8 +4,8 @@
 #include <string>
 #include <thread>
 
-#include "server/message_log.h"
 #include "server/base/unique_fd.h"
+#include "server/message_log.h"
 
 namespace fake_tcp::testing {
 

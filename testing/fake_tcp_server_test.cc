@@ -15,12 +15,12 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/base/file.h"
 #include "server/control/control.pb.h"
 #include "server/script.h"
 #include "server/testing/test_util.h"
 #include "server/testing/tls_test_client.h"
 #include "testing/transcript.h"
-#include "server/base/file.h"
 
 namespace fake_tcp::testing {
 namespace {

@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/health_client.h"
-#include "server/testing/network_isolation.h"
 #include "server/base/file.h"
 #include "server/base/net.h"
+#include "server/testing/network_isolation.h"
 
 namespace fake_tcp::testing {
 

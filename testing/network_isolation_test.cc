@@ -48,8 +48,8 @@ class Listener {
   int port_ = 0;
 };
 
-// Runs the probe (built with or without //server/testing:own_network) and returns
-// its stdout.
+// Runs the probe (built with or without //server/testing:own_network) and
+// returns its stdout.
 std::string RunProbe(const std::string& binary, const std::string& mode,
                      int port, const std::vector<std::string>& env = {}) {
   absl::StatusOr<std::string> path =

@@ -1,9 +1,9 @@
 // own_network_exec PROGRAM [ARGS...]: runs PROGRAM in a network namespace of
 // its own with only loopback, as fake_tcp_server_test() does for a C++ test
-// (this binary links //server/testing:own_network, which enters the namespace before
-// main()). Used by fake_tcp_py_test(), whose Python test runner starts itself
-// again through it, so a pytest session (and every fake it starts) has port
-// 9500 to itself on any executor.
+// (this binary links //server/testing:own_network, which enters the namespace
+// before main()). Used by fake_tcp_py_test(), whose Python test runner starts
+// itself again through it, so a pytest session (and every fake it starts) has
+// port 9500 to itself on any executor.
 //
 // Sets FAKE_TCP_SERVER_NETWORK to one sentence saying what happened ("This test
 // runs in a network namespace of its own, made at start", or why not), so the

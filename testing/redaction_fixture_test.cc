@@ -9,9 +9,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/control/control.pb.h"
-#include "testing/fake_tcp_server.h"
 #include "server/testing/server_test_util.h"
 #include "server/testing/test_util.h"
+#include "testing/fake_tcp_server.h"
 #include "testing/transcript.h"
 
 namespace fake_tcp::testing {

@@ -13,8 +13,8 @@
 #include "gtest/gtest.h"
 #include "server/control/control.pb.h"
 #include "server/script_builders.h"
-#include "testing/fake_tcp_server.h"
 #include "server/testing/test_util.h"
+#include "testing/fake_tcp_server.h"
 
 namespace fake_tcp::testing {
 namespace {

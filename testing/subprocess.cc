@@ -23,8 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
-#include "server/testing/test_util.h"
 #include "server/base/deadline.h"
+#include "server/testing/test_util.h"
 #include "tools/cpp/runfiles/runfiles.h"
 
 extern char** environ;

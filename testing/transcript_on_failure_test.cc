@@ -14,8 +14,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/subprocess.h"
 #include "server/testing/test_util.h"
+#include "testing/subprocess.h"
 
 namespace fake_tcp::testing {
 namespace {

@@ -11,9 +11,9 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/fake_tcp_server.h"
 #include "server/testing/server_test_util.h"
 #include "server/testing/test_util.h"
+#include "testing/fake_tcp_server.h"
 
 namespace fake_tcp::testing {
 namespace {

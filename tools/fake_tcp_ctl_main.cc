@@ -26,11 +26,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/base/file.h"
 #include "server/control/control.pb.h"
 #include "server/control/control_client.h"
 #include "server/control/control_codec.h"
 #include "server/script.h"
-#include "server/base/file.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, control_address_file, "",

@@ -27,9 +27,9 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "testing/subprocess.h"
-#include "server/testing/test_util.h"
 #include "server/base/file.h"
+#include "server/testing/test_util.h"
+#include "testing/subprocess.h"
 #include "tools/tool_test.h"
 
 namespace fake_tcp {

@@ -17,8 +17,8 @@
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
 #include "server/health_sidecar.h"
-#include "testing/subprocess.h"
 #include "server/testing/test_util.h"
+#include "testing/subprocess.h"
 
 namespace fake_tcp {
 namespace {

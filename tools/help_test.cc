@@ -12,8 +12,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/subprocess.h"
 #include "server/base/file.h"
+#include "testing/subprocess.h"
 
 namespace fake_tcp {
 namespace {

@@ -14,11 +14,11 @@
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/base/file.h"
 #include "server/control/control.pb.h"
 #include "server/control/control_client.h"
 #include "server/script.h"
 #include "testing/subprocess.h"
-#include "server/base/file.h"
 #include "tools/tool_test.h"
 
 namespace fake_tcp {

@@ -20,10 +20,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/testing/server_test_util.h"
-#include "testing/subprocess.h"
 #include "server/base/file.h"
 #include "server/base/net.h"
+#include "server/testing/server_test_util.h"
+#include "testing/subprocess.h"
 
 namespace fake_tcp {
 namespace {

@@ -27,9 +27,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
+#include "server/base/file.h"
 #include "server/framing.h"
 #include "server/message_log.h"
-#include "server/base/file.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:9500",

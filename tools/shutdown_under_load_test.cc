@@ -22,8 +22,8 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/testing/test_util.h"
 #include "server/base/net.h"
+#include "server/testing/test_util.h"
 #include "tools/tool_test.h"
 
 namespace fake_tcp {

@@ -18,9 +18,9 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/base/file.h"
 #include "server/tls.h"
 #include "testing/subprocess.h"
-#include "server/base/file.h"
 
 namespace fake_tcp {
 namespace {

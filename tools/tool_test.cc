@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/testing/test_util.h"
 #include "server/base/file.h"
+#include "server/testing/test_util.h"
 
 namespace fake_tcp {
 

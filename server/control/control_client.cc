@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
-#include "server/control/control_codec.h"
 #include "server/base/file.h"
 #include "server/base/net.h"
+#include "server/control/control_codec.h"
 
 namespace fake_tcp {
 namespace {

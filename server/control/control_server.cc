@@ -24,11 +24,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "server/base/file.h"
+#include "server/base/net.h"
 #include "server/control/control_codec.h"
 #include "server/control/control_http.h"
 #include "server/script_loader.h"
-#include "server/base/file.h"
-#include "server/base/net.h"
 
 namespace fake_tcp {
 namespace {

@@ -127,7 +127,8 @@ absl::Status EnterOwnNetworkNamespace() {
       return absl::FailedPreconditionError(absl::StrCat(
           "unshare(CLONE_NEWUSER|CLONE_NEWNET): ", threads,
           " threads run already; a process can enter a user namespace only "
-          "while it has one thread (//server/testing:own_network does it before "
+          "while it has one thread (//server/testing:own_network does it "
+          "before "
           "main())"));
     }
   }
@@ -170,7 +171,8 @@ std::string NetworkIsolation::Describe() const {
       break;
   }
   return "This test was not built with the fake_tcp_server_test() Bazel macro "
-         "(nor linked //server/testing:own_network), so it shares whatever network "
+         "(nor linked //server/testing:own_network), so it shares whatever "
+         "network "
          "the executor gave it";
 }
 

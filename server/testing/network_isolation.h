@@ -13,14 +13,15 @@ namespace fake_tcp::testing {
 // linux-sandbox gives one (`block-network`); `--spawn_strategy=standalone`,
 // the processwrapper sandbox and remote workers whose actions share the
 // worker's network do not. So a test built with `fake_tcp_server_test()` makes
-// its own before main() and before any thread starts (//server/testing:own_network
-// does it from a static initializer): an unprivileged user namespace mapping
-// the caller's own uid and gid (or, for root without user namespaces, a plain
-// network namespace), a network namespace in it, and `lo` up. Children (an
-// out-of-process fake) inherit it. Where the kernel or a seccomp profile
-// forbids that, the test runs on in the namespace it has (such executors
-// usually give each action its own container, hence its own network), and only
-// a real collision fails, with a hint built from `StartupNetworkIsolation()`.
+// its own before main() and before any thread starts
+// (//server/testing:own_network does it from a static initializer): an
+// unprivileged user namespace mapping the caller's own uid and gid (or, for
+// root without user namespaces, a plain network namespace), a network namespace
+// in it, and `lo` up. Children (an out-of-process fake) inherit it. Where the
+// kernel or a seccomp profile forbids that, the test runs on in the namespace
+// it has (such executors usually give each action its own container, hence its
+// own network), and only a real collision fails, with a hint built from
+// `StartupNetworkIsolation()`.
 //
 // Opt out (a test that must reach the outside network): the macro's
 // `own_network = False`, or `FAKE_TCP_SERVER_OWN_NETWORK=0` in the test's
@@ -59,12 +60,13 @@ inline constexpr char kOwnNetworkEnv[] = "FAKE_TCP_SERVER_OWN_NETWORK";
 // then be in the new namespaces with loopback down).
 absl::Status EnterOwnNetworkNamespace();
 
-// Returns what happened at start (kNotAttempted unless //server/testing:own_network
-// is linked in). Thread-safe; constant once main() runs.
+// Returns what happened at start (kNotAttempted unless
+// //server/testing:own_network is linked in). Thread-safe; constant once main()
+// runs.
 NetworkIsolation StartupNetworkIsolation();
 
-// Records what happened at start; called once, by //server/testing:own_network's
-// initializer, before main().
+// Records what happened at start; called once, by
+// //server/testing:own_network's initializer, before main().
 void SetStartupNetworkIsolation(NetworkIsolation isolation);
 
 // Returns why `address` (e.g. "127.0.0.1:9500") may be in use and what fixes

@@ -13,11 +13,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
+#include "server/base/unique_fd.h"
 #include "server/fake_tcp_server.h"
 #include "server/message_log.h"
 #include "server/script.h"
 #include "server/server_options.h"
-#include "server/base/unique_fd.h"
 
 namespace fake_tcp::testing {
 

@@ -24,8 +24,8 @@
 #include "server/fake_tcp_server.h"
 #include "server/health_sidecar.h"
 #include "server/script.h"
-#include "testing/fake_tcp_server.h"
 #include "server/testing/tls_test_client.h"
+#include "testing/fake_tcp_server.h"
 
 namespace {
 

@@ -15,11 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "server/control/control_client.h"
 #include "server/base/errno_status.h"
 #include "server/base/file.h"
 #include "server/base/net.h"
 #include "server/base/unique_fd.h"
+#include "server/control/control_client.h"
 #include "tools/bench/measure.h"
 
 namespace fake_tcp {

@@ -20,10 +20,10 @@
 #include "absl/time/time.h"
 #include "client/health_client.h"
 #include "client/tcp_client.h"
-#include "testing/subprocess.h"
 #include "server/base/errno_status.h"
 #include "server/base/file.h"
 #include "server/base/unique_fd.h"
+#include "testing/subprocess.h"
 #include "tools/bench/load.h"
 #include "tools/bench/measure.h"
 
