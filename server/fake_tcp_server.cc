@@ -16,7 +16,7 @@
 #include "server/base/unique_fd.h"
 #include "server/descriptor_budget.h"
 #include "server/io_loop.h"
-#include "server/redactor.h"
+#include "server/log/redactor.h"
 
 namespace fake_tcp {
 namespace {

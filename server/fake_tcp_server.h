@@ -22,10 +22,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "server/framing.h"
-#include "server/message_log.h"
-#include "server/reply.h"
-#include "server/server_options.h"
+#include "server/framing/framing.h"
+#include "server/log/message_log.h"
+#include "server/options/server_options.h"
+#include "server/reply/reply.h"
 
 namespace fake_tcp {
 

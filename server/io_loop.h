@@ -22,11 +22,11 @@
 #include "absl/time/time.h"
 #include "server/base/net.h"
 #include "server/base/unique_fd.h"
-#include "server/message_log.h"
-#include "server/reply.h"
-#include "server/reply_plan.h"
-#include "server/server_options.h"
-#include "server/tls.h"
+#include "server/log/message_log.h"
+#include "server/options/server_options.h"
+#include "server/reply/reply.h"
+#include "server/reply/reply_plan.h"
+#include "server/tls/tls.h"
 
 namespace fake_tcp {
 

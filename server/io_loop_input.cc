@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/framing.h"
+#include "server/framing/framing.h"
 #include "server/io_loop.h"
 
 namespace fake_tcp {

@@ -15,7 +15,7 @@
 #include "client/health_client.h"
 #include "server/base/file.h"
 #include "server/base/net.h"
-#include "server/options_flags.h"
+#include "server/options/options_flags.h"
 #include "server/testing/network_isolation.h"
 
 namespace fake_tcp::testing {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 #include "testing/event_log_follower.h"
 #include "testing/fixture_options.h"
 #include "testing/subprocess.h"
@@ -14,8 +14,8 @@ namespace fake_tcp::testing {
 
 // The fake server as a child process: //tools:fake_tcp_server (from the
 // test's runfiles) run with the flags of FixtureOptions (server options
-// through server/options_flags.h, the script as a file, extra_flags), its
-// message log mirrored live from its --event_log, its control API on (an
+// through server/options/options_flags.h, the script as a file, extra_flags),
+// its message log mirrored live from its --event_log, its control API on (an
 // ephemeral loopback port, --control_address_file) for
 // testing/server_control.h.
 //

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/base/inotify.h"
-#include "server/event_stream.h"
+#include "server/log/event_stream.h"
 
 namespace fake_tcp::testing {
 

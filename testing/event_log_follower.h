@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "server/base/unique_fd.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 
 namespace fake_tcp::testing {
 

@@ -27,7 +27,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 #include "testing/harness.h"
 #include "testing/matchers.h"
 #include "testing/server_control.h"

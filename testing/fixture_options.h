@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "server/health_sidecar.h"
+#include "server/health/health_sidecar.h"
+#include "server/options/server_options.h"
 #include "server/script.h"
-#include "server/server_options.h"
 
 namespace fake_tcp::testing {
 
@@ -29,14 +29,15 @@ struct FixtureOptions {
   // Run //tools:fake_tcp_server as a child process instead of in this process:
   // for code under test that forks, or tests that must not share the process.
   // The child's log is streamed back and stays complete after it stops. Every
-  // option of `server` reaches the child as a flag (server/options_flags.h)
-  // except C++ code (a responder, custom framing): Start() then fails naming
-  // it; use `script` or `extra_flags` instead.
+  // option of `server` reaches the child as a flag
+  // (server/options/options_flags.h) except C++ code (a responder, custom
+  // framing): Start() then fails naming it; use `script` or `extra_flags`
+  // instead.
   bool out_of_process = false;
   // More flags for the child (out of process), e.g. {"--reply=OK\\n"}.
   std::vector<std::string> extra_flags;
-  // Scripted replies and faults (server/script.proto), in or out of process:
-  // its framing, greeting and faults override `server`'s.
+  // Scripted replies and faults (server/script/script.proto), in or out of
+  // process: its framing, greeting and faults override `server`'s.
   std::optional<Script> script;
 };
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 
 namespace fake_tcp::testing {
 

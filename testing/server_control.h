@@ -29,7 +29,7 @@
 #include "absl/time/time.h"
 #include "server/control/control.pb.h"
 #include "server/fake_tcp_server.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 #include "server/script.h"
 
 namespace fake_tcp::testing {

@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/control/control.pb.h"
-#include "server/script_builders.h"
+#include "server/script/script_builders.h"
 #include "server/testing/test_util.h"
 #include "testing/fake_tcp_server.h"
 

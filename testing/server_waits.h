@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/control/control.pb.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 #include "testing/harness.h"
 
 namespace fake_tcp::testing {

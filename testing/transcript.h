@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 #include "testing/harness.h"
 
 namespace fake_tcp::testing {

@@ -8,8 +8,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/event_stream.h"
-#include "server/message_log.h"
+#include "server/log/event_stream.h"
+#include "server/log/message_log.h"
 
 namespace fake_tcp {
 

@@ -36,11 +36,11 @@
 #include "absl/time/time.h"
 #include "server/base/file.h"
 #include "server/control/control_server.h"
-#include "server/event_stream.h"
 #include "server/fake_tcp_server.h"
-#include "server/framing.h"
-#include "server/health_sidecar.h"
-#include "server/options_flags.h"
+#include "server/framing/framing.h"
+#include "server/health/health_sidecar.h"
+#include "server/log/event_stream.h"
+#include "server/options/options_flags.h"
 #include "server/script.h"
 #include "tools/control_flags.h"
 #include "tools/event_printer.h"
@@ -55,13 +55,14 @@ ABSL_FLAG(bool, no_reply, false, "Reply nothing (overrides --reply).");
 ABSL_FLAG(std::string, reply_file, "",
           "Reply with the bytes of this file (as they are, up to 1 GiB; held "
           "once, however many replies are pending) instead of --reply.");
-ABSL_FLAG(std::string, record, "",
-          "Write the session as a script that replays it "
-          "(server/script.proto; JSON for a .json file, else text format): "
-          "one rule per distinct message (see --record_match) with its "
-          "replies in order. Rewritten atomically about a second after each "
-          "change and at exit (a SIGKILL loses at most the last second); "
-          "fake_tcp_ctl record writes it at once. Load it with --script.");
+ABSL_FLAG(
+    std::string, record, "",
+    "Write the session as a script that replays it "
+    "(server/script/script.proto; JSON for a .json file, else text format): "
+    "one rule per distinct message (see --record_match) with its "
+    "replies in order. Rewritten atomically about a second after each "
+    "change and at exit (a SIGKILL loses at most the last second); "
+    "fake_tcp_ctl record writes it at once. Load it with --script.");
 ABSL_FLAG(std::string, record_match, "exact",
           "How --record matches messages on replay: exact (the same bytes) | "
           "prefix:N (the first N bytes) | shape (a regex whose groups are the "
@@ -90,14 +91,15 @@ ABSL_FLAG(
     "accepts.");
 ABSL_FLAG(std::string, health_address_file, "",
           "Write the health endpoint's host:port to this file (atomically).");
-ABSL_FLAG(std::string, script, "",
-          "Scripted replies and faults (server/script.proto): protobuf text "
-          "format, or JSON for a .json file. Its framing, greeting and faults "
-          "override the flags'; messages no rule matches get its fallback.");
+ABSL_FLAG(
+    std::string, script, "",
+    "Scripted replies and faults (server/script/script.proto): protobuf text "
+    "format, or JSON for a .json file. Its framing, greeting and faults "
+    "override the flags'; messages no rule matches get its fallback.");
 ABSL_FLAG(
     std::string, event_log, "",
     "Stream every log entry to this file as it happens (length-delimited "
-    "fake_tcp.EventRecord protobufs, server/event_record.proto), complete "
+    "fake_tcp.EventRecord protobufs, server/log/event_record.proto), complete "
     "at exit; the out-of-process test fixture follows it.");
 ABSL_FLAG(bool, quiet, false, "Print only the start line, not every event.");
 ABSL_FLAG(bool, verbose, false, "Print a hex dump of every message.");

@@ -39,7 +39,7 @@
 #include "client/health_client.h"
 #include "grpcpp/grpcpp.h"
 #include "server/base/file.h"
-#include "server/tls.h"
+#include "server/tls/tls.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, addr, "", "Address of the health endpoint (host:port).");

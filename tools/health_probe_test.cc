@@ -16,7 +16,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/fake_tcp_server.h"
-#include "server/health_sidecar.h"
+#include "server/health/health_sidecar.h"
 #include "server/testing/test_util.h"
 #include "testing/subprocess.h"
 

@@ -11,7 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/fake_tcp_server.h"
-#include "server/record_options.h"
+#include "server/record/record_options.h"
 
 namespace fake_tcp {
 

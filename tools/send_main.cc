@@ -28,8 +28,8 @@
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "server/base/file.h"
-#include "server/framing.h"
-#include "server/message_log.h"
+#include "server/framing/framing.h"
+#include "server/log/message_log.h"
 #include "tools/flags.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:9500",

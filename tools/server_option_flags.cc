@@ -1,6 +1,6 @@
 // The flags of ServerOptions' fields, one of each name in
-// ServerOptionFlagNames() (server/options_flags.h): each has the field's
-// default and is read back through ApplyServerOptionFlag, the codec the
+// ServerOptionFlagNames() (server/options/options_flags.h): each has the
+// field's default and is read back through ApplyServerOptionFlag, the codec the
 // out-of-process fixture writes them with. The standalone server finds them by
 // name (absl::FindCommandLineFlag), so this file is linked whole.
 
@@ -9,7 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
-#include "server/server_options.h"
+#include "server/options/server_options.h"
 #include "tools/flags.h"
 
 namespace {

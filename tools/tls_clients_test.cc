@@ -19,7 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/base/file.h"
-#include "server/tls.h"
+#include "server/tls/tls.h"
 #include "testing/subprocess.h"
 
 namespace fake_tcp {

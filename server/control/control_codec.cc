@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/strict_json.h"
+#include "server/script/strict_json.h"
 
 namespace fake_tcp {
 namespace {

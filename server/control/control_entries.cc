@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/stubs/common.h"
-#include "server/event_record.pb.h"
-#include "server/event_stream.h"
+#include "server/log/event_record.pb.h"
+#include "server/log/event_stream.h"
 
 namespace fake_tcp {
 namespace {

@@ -9,7 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/control/control.pb.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 
 namespace fake_tcp {
 

@@ -28,7 +28,7 @@
 #include "server/base/net.h"
 #include "server/control/control_codec.h"
 #include "server/control/control_http.h"
-#include "server/script_loader.h"
+#include "server/script/script_loader.h"
 
 namespace fake_tcp {
 namespace {

@@ -15,9 +15,9 @@
 #include "absl/time/time.h"
 #include "server/control/control.pb.h"
 #include "server/fake_tcp_server.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
 #include "server/script.h"
-#include "server/script_matcher.h"
+#include "server/script/script_matcher.h"
 
 namespace fake_tcp {
 

@@ -18,7 +18,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/control/control_entries.h"
 #include "server/control/control_service.h"
-#include "server/script_matcher.h"
+#include "server/script/script_matcher.h"
 
 namespace fake_tcp {
 namespace {

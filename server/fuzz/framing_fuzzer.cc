@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/framing.h"
+#include "server/framing/framing.h"
 
 namespace {
 

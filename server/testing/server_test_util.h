@@ -15,9 +15,9 @@
 #include "client/tcp_client.h"
 #include "server/base/unique_fd.h"
 #include "server/fake_tcp_server.h"
-#include "server/message_log.h"
+#include "server/log/message_log.h"
+#include "server/options/server_options.h"
 #include "server/script.h"
-#include "server/server_options.h"
 
 namespace fake_tcp::testing {
 

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "server/tls.h"
+#include "server/tls/tls.h"
 
 namespace fake_tcp::testing {
 

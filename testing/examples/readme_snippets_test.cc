@@ -22,7 +22,7 @@
 #include "gtest/gtest.h"
 #include "server/control/control.pb.h"
 #include "server/fake_tcp_server.h"
-#include "server/health_sidecar.h"
+#include "server/health/health_sidecar.h"
 #include "server/script.h"
 #include "server/testing/tls_test_client.h"
 #include "testing/fake_tcp_server.h"

@@ -51,7 +51,7 @@
 #include "server/base/net.h"
 #include "server/base/unique_fd.h"
 #include "server/fake_tcp_server.h"
-#include "server/health_sidecar.h"
+#include "server/health/health_sidecar.h"
 #include "testing/harness.h"
 #include "testing/subprocess.h"
 #include "tools/bench/bare_server.h"

@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "server/fake_tcp_server.h"
-#include "server/health_sidecar.h"
+#include "server/health/health_sidecar.h"
 
 int main() {
   sigset_t signals;

@@ -10,19 +10,28 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bazel=${BAZEL:-tools/bazel}
 
+err=$(mktemp)
+trap 'rm -f "${err}"' EXIT
 failed=0
 # Labels, one per line, reachable from the targets of PATTERN through `deps` attributes only:
 # what they link. `deps()` in a query also follows `data` (a test that runs a program is
 # not linking it), so the closure is taken here a level at a time.
+query() {
+  local out
+  if ! out=$("${bazel}" query --noshow_progress "$1" 2>"${err}"); then
+    echo "layering: bazel query failed: $1" >&2
+    cat "${err}" >&2
+    return 2
+  fi
+  grep -v '^@' <<<"${out}" || true
+}
 linked() {
   local seen frontier next
-  frontier=$("${bazel}" query --noshow_progress "kind(rule, $1)" 2>/dev/null)
+  frontier=$(query "kind(rule, $1)") || return 2
   seen=${frontier}
   while [[ -n "${frontier}" ]]; do
-    next=$("${bazel}" query --noshow_progress \
-      "kind(rule, labels(deps, set(${frontier//$'\n'/ })))" 2>/dev/null |
-      grep -v '^@' || true)
-    frontier=$(comm -13 <(sort -u <<<"${seen}") <(sort -u <<<"${next}"))
+    next=$(query "kind(rule, labels(deps, set(${frontier//$'\n'/ })))") || return 2
+    frontier=$(comm -13 <(sort -u <<<"${seen}") <(sort -u <<<"${next}") | sed '/^$/d')
     seen=$(printf '%s\n%s\n' "${seen}" "${frontier}" | sed '/^$/d')
   done
   sort -u <<<"${seen}"
@@ -31,8 +40,9 @@ linked() {
 # check NAME FROM FORBIDDEN_REGEX: nothing FROM links may match FORBIDDEN_REGEX.
 check() {
   local name=$1 from=$2 forbidden=$3
-  local hits
-  hits=$(linked "${from}" | grep -E "${forbidden}" || true)
+  local all hits
+  all=$(linked "${from}") || exit 2
+  hits=$(grep -E "${forbidden}" <<<"${all}" || true)
   if [[ -n "${hits}" ]]; then
     echo "layering: ${name}: linked from ${from}:"
     echo "${hits}" | sed 's/^/  /'
@@ -49,6 +59,33 @@ check "server/base is the leaf" '//server/base/...' \
 check "server/ and client/ link nothing of testing/ or tools/" \
   '//server/... + //client/...' '^//(testing|tools:|tools/[^b])'
 check "testing/ links nothing of tools/" '//testing/...' '^//tools(:|/[^b])'
+
+# Inside server/, each concept's libraries link only the concepts below it (its tests may
+# run the whole server). A package may use those listed after it, and base:
+#   control -> health -> (core: //server) -> record -> script -> options ->
+#   log, framing, reply, tls -> base
+below() {
+  local pkg=$1 allowed=$2 self all hits
+  if [[ -z "${pkg}" ]]; then self='//server:'; else self="//server/${pkg}[:/]"; fi
+  all=$(linked "kind(\"cc_library|proto_library\", //server${pkg:+/${pkg}}:all)") || exit 2
+  hits=$(grep '^//server' <<<"${all}" | grep -vE "^(${self}|//server/(base|${allowed})[:/])" || true)
+  if [[ -n "${hits}" ]]; then
+    echo "layering: //server${pkg:+/${pkg}} links what is not below it:"
+    echo "${hits}" | sed 's/^/  /'
+    failed=1
+  fi
+}
+level1='log|framing|reply|tls'
+for pkg in log framing reply tls; do below "${pkg}" NONE; done
+below options "${level1}"
+below script "options|${level1}"
+below record "script|options|${level1}"
+below '' "record|script|options|${level1}"
+# health uses the core, FakeTcpServer itself: //server: is allowed by its own pattern.
+all=$(linked 'kind("cc_library", //server/health:all)') || exit 2
+hits=$(grep '^//server' <<<"${all}" | grep -vE "^//server(:|/(health|base|record|script|options|${level1})[:/])" || true)
+[[ -z "${hits}" ]] || { echo "layering: //server/health links: ${hits}"; failed=1; }
+[[ "${failed}" == 0 ]] && echo "layering: server/ concepts point down: ok"
 
 # Includes say the same, for a header reached without a BUILD edge (which a sandboxed
 # build would reject anyway, but this names the file).

@@ -425,7 +425,7 @@ class ControlClient:
 
     def set_script(self, script: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]) -> None:
         """Replaces the rules (and fallback, seed) from the next message on: a script
-        (`script.script(...)`, or a dict in the JSON form of server/script.proto), or a
+        (`script.script(...)`, or a dict in the JSON form of server/script/script.proto), or a
         list of rules."""
         self.call("PUT", "/v1/script", {"script": script_lib.as_script(script)})
 

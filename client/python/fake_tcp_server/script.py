@@ -1,4 +1,4 @@
-"""Builders for scripts, matchers and faults: the JSON form of server/script.proto.
+"""Builders for scripts, matchers and faults: the JSON form of server/script/script.proto.
 
 Each builder returns a plain dict (bytes base64-encoded, durations as "0.5s"), so a
 script built here is the same data a `--script=FILE.json` holds:
