@@ -11,12 +11,23 @@ import re
 import sys
 import unittest
 
-READMES = ["README.md", "server/README.md", "testing/README.md", "client/README.md",
-           "tools/README.md"]
+PY_README = "client/python/README.md"
+def readmes():
+    """Every .md file in the runfiles (the BUILD lists them all), but the Python README."""
+    root = os.path.join(os.environ["TEST_SRCDIR"], os.environ["TEST_WORKSPACE"])
+    found = []
+    for directory, _, names in os.walk(root, followlinks=True):
+        for name in names:
+            if name.endswith(".md"):
+                path = os.path.relpath(os.path.join(directory, name), root)
+                if path != PY_README and not path.startswith("external"):
+                    found.append(path)
+    return sorted(found)
+
+
 SOURCES = ["testing/examples/hello_world_test.cc",
            "testing/examples/readme_snippets_test.cc",
            "testing/shared_server_test.cc"]
-PY_README = "client/python/README.md"
 PY_SOURCES = ["client/python/BUILD",
               "client/python/examples/test_hello.py",
               "client/python/examples/test_scripts_and_faults.py",
@@ -65,8 +76,12 @@ class ReadmeSnippetsTest(unittest.TestCase):
         self.assertEqual(missing, [], "snippets in no source file:\n" +
                          "\n".join(missing))
 
+    def test_every_markdown_file_is_read(self):
+        # Each package's README and the docs beside them (a new one must be added to data).
+        self.assertGreaterEqual(len(readmes()), 25, readmes())
+
     def test_every_cpp_snippet_is_in_a_test(self):
-        self.check(READMES, "cpp", SOURCES, 8)
+        self.check(readmes(), "cpp", SOURCES, 8)
 
     def test_every_python_snippet_is_in_an_example(self):
         self.check([PY_README], "python", PY_SOURCES, 4)

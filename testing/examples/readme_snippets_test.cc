@@ -98,7 +98,7 @@ std::string RunTheClient(const std::string& address) {
   return answers;
 }
 
-// server/README.md, "Record a real server and replay it".
+// server/record/README.md, "Record a real server and replay it".
 TEST(ServerReadmeTest, RecordAndReplay) {
   fake_tcp::ServerOptions real_options;  // stands in for the real server
   real_options.port = 0;
@@ -156,7 +156,7 @@ void ConnectOverTls(const std::string& address, const std::string& ca_pem,
   EXPECT_EQ(c->ReceiveExactly(8).value_or("?"), "Received");
 }
 
-// server/README.md, "Speak TLS".
+// server/tls/README.md, "Speak TLS".
 TEST(ServerReadmeTest, Tls) {
   fake_tcp::ServerOptions options;
   options.port = 0;
@@ -211,7 +211,7 @@ TEST(ServerReadmeTest, AResponderWithFaults) {
             absl::StatusCode::kUnavailable);
 }
 
-// server/README.md, "Report readiness".
+// server/health/README.md, "Report readiness".
 TEST(ServerReadmeTest, TheHealthSidecar) {
   fake_tcp::FakeTcpServer server;
   // HealthOptions: address, port (0), service, address_file.
@@ -224,8 +224,8 @@ TEST(ServerReadmeTest, TheHealthSidecar) {
                   .ok());
 }
 
-// server/README.md, "Script replies and faults as data".
-// Code under test for testing/README.md's control() snippet: a subscriber
+// server/script/README.md, "Script replies and faults as data".
+// Code under test for testing/docs/control.md's control() snippet: a subscriber
 // that keeps its connection and reads what the server pushes.
 class Subscriber {
  public:
@@ -241,7 +241,7 @@ class Subscriber {
   absl::StatusOr<fake_tcp::TcpClient> client_;
 };
 
-// testing/README.md, "Change the fake while a test runs".
+// testing/docs/control.md, "Change the fake while a test runs".
 class PushTest : public fake_tcp::testing::FakeTcpServerTest,
                  public ::testing::WithParamInterface<bool> {
  protected:

@@ -14,7 +14,7 @@
 // (--bulk_mib through one connection each way), memory (idle, after
 // --memory_messages logged messages, after the log is cleared), the control
 // API and the Python plugin. Prints
-// Markdown, the tables of tools/README.md's "Performance". Absolute numbers
+// Markdown, the tables of tools/bench/README.md. Absolute numbers
 // vary between machines; only the ratios carry over. Loopback only, bounded
 // in clients and time; it stops by itself.
 

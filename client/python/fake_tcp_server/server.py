@@ -6,7 +6,7 @@
         fake.wait_for_messages(1, timeout=5)
         assert fake.messages() == [b"PING"]
 
-Options are the standalone server's flags (tools/README.md), by name: `port=0`,
+Options are the standalone server's flags (tools/docs/fake_tcp_server.md), by name: `port=0`,
 `framing="line"`, `reply_latency=0.05` (seconds, or "50ms"), `tls=True`, `script=PATH` or
 a script dict (`fake_tcp_server.script`), `unix_socket=PATH` (or `True`: a socket file
 made for it), ... A flag this class does not know is passed as it is, so every flag of
