@@ -19,6 +19,10 @@ def _pkg_config(rctx, pkg_config, args):
         ))
     return [f for f in result.stdout.strip().split(" ") if f]
 
+# Linked into every fully static binary: name lookups without glibc's NSS, through
+# `ld --wrap` (server/base/static_nss.cc says what it answers and why).
+_STATIC_NSS = "@fake_tcp_server//server/base:static_nss"
+
 def _group(flags):
     # A static link resolves archives left to right; a group makes order within it irrelevant.
     # "--static" is the compiler driver's "-static" under its other name: Bazel warns at
@@ -45,6 +49,12 @@ def _system_libs_impl(rctx):
         'config_setting(name = "absl_source", define_values = {"fake_tcp_absl_source": "1"})',
         'config_setting(name = "instrumented", define_values = {"fake_tcp_instrumented": "1"})',
         "",
+        "# A static link resolves names without glibc's NSS (server/base/static_nss.cc).",
+        "cc_library(",
+        '    name = "static_nss",',
+        '    deps = select({{":static": ["{}"], "//conditions:default": []}}),'.format(_STATIC_NSS),
+        ")",
+        "",
     ]
     for name, modules in sorted(rctx.attr.libraries.items()):
         shared = _pkg_config(rctx, pkg_config, ["--libs"] + modules)
@@ -61,11 +71,13 @@ def _system_libs_impl(rctx):
         ] + _select_linkopts(static, shared, bool(source))
         if source:
             lines += [
-                "    deps = select({",
+                '    deps = [":static_nss"] + select({',
                 '        ":absl_source": {},'.format(repr(source)),
                 '        "//conditions:default": [],',
                 "    }),",
             ]
+        else:
+            lines.append('    deps = [":static_nss"],')
         lines += [")", ""]
     lines += _static_executable(rctx, pkg_config)
     for tool in ["protoc", "grpc_cpp_plugin"]:
@@ -104,6 +116,7 @@ def _static_executable(rctx, pkg_config):
         "",
         "cc_library(",
         '    name = "static_executable_archives",',
+        '    deps = ["{}"],'.format(_STATIC_NSS) if modules else "    deps = [],",
         "    linkopts = select({",
         '        ":static": [],',
         '        "//conditions:default": {},'.format(repr(_group(static) if modules else [])),
