@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/base/errno_status.h"
+#include "server/base/event_fd.h"
 #include "server/base/net.h"
 #include "server/base/unique_fd.h"
 #include "server/descriptor_budget.h"
@@ -21,10 +22,7 @@
 namespace fake_tcp {
 namespace {
 
-void Wake(int wake_fd) {
-  const uint64_t one = 1;
-  (void)write(wake_fd, &one, sizeof(one));
-}
+void Wake(int wake_fd) { SignalEventFd(wake_fd); }
 
 // "unix:/run/x.sock" when `options` listen on a Unix-domain socket, else "".
 std::string UnixAddress(const ServerOptions& options) {
@@ -113,7 +111,7 @@ absl::Status FakeTcpServer::Start() {
       tls_ca_pem_ = tls->ca_pem();
       tls_certificate_ = tls->certificate();
     }
-    wake_fd_ = wake.release();
+    wake_fd_ = std::move(wake);
   }
   io_thread_ = std::thread([this, loop = *std::move(loop)] {
     {
@@ -142,7 +140,7 @@ void FakeTcpServer::Stop() {
       changed = state_ != ListenerState::kStopped;
       state_ = ListenerState::kStopped;
       stop_requested_ = true;
-      Wake(wake_fd_);
+      Wake(wake_fd_.get());
     }
   }
   if (on_io_thread) {
@@ -163,13 +161,12 @@ void FakeTcpServer::Stop() {
   if (!io_thread_.joinable()) return;
   {
     absl::MutexLock lock(&mu_);
-    Wake(wake_fd_);
+    Wake(wake_fd_.get());
   }
   io_thread_.join();
   RemoveUnixSocketFile(UnixAddress(options_));
   absl::MutexLock lock(&mu_);
-  close(wake_fd_);
-  wake_fd_ = -1;
+  wake_fd_.reset();
 }
 
 size_t FakeTcpServer::max_connections() const {
@@ -198,7 +195,7 @@ bool FakeTcpServer::EnqueueLocked(QueuedTask task) {
     task.done = nullptr;
   }
   tasks_.push_back(std::move(task));
-  Wake(wake_fd_);
+  Wake(wake_fd_.get());
   return on_io_thread;
 }
 

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "server/base/unique_fd.h"
 #include "server/framing/framing.h"
 #include "server/log/message_log.h"
 #include "server/options/server_options.h"
@@ -200,7 +201,7 @@ class FakeTcpServer {
   // joined).
   mutable absl::Mutex mu_;
   std::thread::id io_thread_id_ ABSL_GUARDED_BY(mu_);
-  int wake_fd_ ABSL_GUARDED_BY(mu_) = -1;
+  UniqueFd wake_fd_ ABSL_GUARDED_BY(mu_);
   ListenerState state_ ABSL_GUARDED_BY(mu_) = ListenerState::kNotStarted;
   size_t max_connections_ ABSL_GUARDED_BY(mu_) = options_.max_connections;
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/base/event_fd.h"
 #include "server/base/inotify.h"
 #include "server/log/event_stream.h"
 
@@ -23,8 +24,7 @@ void EventLogFollower::Start(const std::string& path, MessageLog* log) {
 
 void EventLogFollower::Stop() {
   if (!thread_.joinable()) return;
-  const uint64_t one = 1;
-  (void)write(stop_.get(), &one, sizeof(one));
+  SignalEventFd(stop_.get());
   thread_.join();
   stop_.reset();
 }

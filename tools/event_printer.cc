@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "server/base/deadline.h"
+#include "server/base/event_fd.h"
 
 namespace fake_tcp {
 namespace {
@@ -50,10 +51,7 @@ StdoutWriter::StdoutWriter() : wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 StdoutWriter::~StdoutWriter() { close(wake_); }
 
-void StdoutWriter::StartDraining() {
-  const uint64_t one = 1;
-  (void)!write(wake_, &one, sizeof(one));
-}
+void StdoutWriter::StartDraining() { SignalEventFd(wake_); }
 
 absl::Status StdoutWriter::Write(absl::string_view text) {
   while (!text.empty()) {

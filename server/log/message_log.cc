@@ -62,7 +62,7 @@ std::string TrimmedNote(size_t size, size_t kept) {
   return absl::StrCat(size, " bytes, the first ", kept, " kept in the log");
 }
 
-void MessageLog::AppendLocked(Event event) {
+void MessageLog::CountLocked(const Event& event) {
   max_connection_id_ = std::max(max_connection_id_, event.connection_id);
   switch (event.type) {
     case EventType::kAccepted:
@@ -82,6 +82,10 @@ void MessageLog::AppendLocked(Event event) {
       break;
   }
   counts_.open = open_.size();
+}
+
+void MessageLog::AppendLocked(Event event) {
+  CountLocked(event);
   // One entry keeps at most a quarter of the byte bound, so a huge message
   // never evicts everything before it (the message that caused a huge reply
   // stays next to it).
@@ -97,6 +101,10 @@ void MessageLog::AppendLocked(Event event) {
   event.detail.shrink_to_fit();
   kept_bytes_ += event.bytes.size() + event.detail.size();
   events_.push_back(std::move(event));
+  DropOverLimitsLocked();
+}
+
+void MessageLog::DropOverLimitsLocked() {
   // Keep the newest entry even when it alone is over the byte bound.
   while (events_.size() > 1 && (events_.size() > limits_.max_events ||
                                 kept_bytes_ > limits_.max_bytes)) {
@@ -166,9 +174,19 @@ uint64_t MessageLog::Clear() {
   return last;
 }
 
+namespace {
+
+// Whether `connection_id` was seen and is no longer open.
+bool Closed(const absl::flat_hash_set<uint64_t>& open,
+            uint64_t max_connection_id, uint64_t connection_id) {
+  return connection_id != 0 && connection_id <= max_connection_id &&
+         !open.contains(connection_id);
+}
+
+}  // namespace
+
 bool MessageLog::ClosedLocked(uint64_t connection_id) const {
-  return connection_id != 0 && connection_id <= max_connection_id_ &&
-         !open_.contains(connection_id);
+  return Closed(open_, max_connection_id_, connection_id);
 }
 
 std::string MessageLog::SummaryLocked(size_t last_events) const {
@@ -232,18 +250,23 @@ absl::Status MessageLog::WaitFailedLocked(absl::Duration timeout,
                    "; ", SummaryLocked(kSummaryEvents)));
 }
 
+template <typename Ready>
+void MessageLog::WaitLocked(Ready ready, absl::Duration timeout) const {
+  // Runs under mu_, inside AwaitWithTimeout: `ready` reads only what its caller
+  // captured by pointer while holding mu_.
+  auto condition = [&ready, finished = &finished_]() mutable {
+    return ready() || *finished;
+  };
+  mu_.AwaitWithTimeout(
+      absl::Condition(&condition, &decltype(condition)::operator()),
+      NonNegative(timeout));
+}
+
 absl::Status MessageLog::WaitForMessages(uint64_t count,
                                          absl::Duration timeout) const {
-  struct Enough {
-    const LogCounts* counts;
-    const bool* finished;
-    uint64_t count;
-    bool operator()() const { return counts->received >= count || *finished; }
-  };
   absl::MutexLock lock(&mu_);
-  Enough enough{&counts_, &finished_, count};
-  mu_.AwaitWithTimeout(absl::Condition(&enough, &Enough::operator()),
-                       NonNegative(timeout));
+  WaitLocked([counts = &counts_, count] { return counts->received >= count; },
+             timeout);
   if (counts_.received >= count) return absl::OkStatus();
   return WaitFailedLocked(timeout, absl::StrCat(count, " messages"));
 }
@@ -251,33 +274,26 @@ absl::Status MessageLog::WaitForMessages(uint64_t count,
 absl::StatusOr<Event> MessageLog::WaitForEvent(
     const std::function<bool(const Event&)>& predicate,
     absl::Duration timeout) const {
-  // Looks at each event once: `next` is the first sequence not yet looked at.
-  struct Finder {
-    const std::deque<Event>* events;
-    const std::function<bool(const Event&)>* predicate;
-    const bool* finished;
-    uint64_t next = 0;
-    const Event* found = nullptr;
-    bool operator()() {
-      if (found != nullptr) return true;
-      // Sequences grow but may have gaps (a mirrored log): search, do not
-      // count.
-      for (size_t i = FirstFrom(*events, next); i < events->size(); ++i) {
-        const Event& event = (*events)[i];
-        next = event.sequence + 1;
-        if ((*predicate)(event)) {
-          found = &event;
-          return true;
-        }
-      }
-      return *finished;
-    }
-  };
   absl::MutexLock lock(&mu_);
-  Finder finder{&events_, &predicate, &finished_};
-  mu_.AwaitWithTimeout(absl::Condition(&finder, &Finder::operator()),
-                       NonNegative(timeout));
-  if (finder.found != nullptr) return *finder.found;
+  // Looks at each event once: `next` is the first sequence not yet looked at.
+  // Sequences grow but may have gaps (a mirrored log): search, do not count.
+  uint64_t next = 0;
+  const Event* found = nullptr;
+  WaitLocked(
+      [events = &events_, &predicate, &next, &found] {
+        if (found != nullptr) return true;
+        for (size_t i = FirstFrom(*events, next); i < events->size(); ++i) {
+          const Event& event = (*events)[i];
+          next = event.sequence + 1;
+          if (predicate(event)) {
+            found = &event;
+            return true;
+          }
+        }
+        return false;
+      },
+      timeout);
+  if (found != nullptr) return *found;
   return WaitFailedLocked(timeout, "a matching event");
 }
 
@@ -293,34 +309,19 @@ absl::StatusOr<Event> MessageLog::WaitForMessage(
 
 absl::Status MessageLog::WaitForConnections(uint64_t count,
                                             absl::Duration timeout) const {
-  struct Enough {
-    const LogCounts* counts;
-    const bool* finished;
-    uint64_t count;
-    bool operator()() const { return counts->accepted >= count || *finished; }
-  };
   absl::MutexLock lock(&mu_);
-  Enough enough{&counts_, &finished_, count};
-  mu_.AwaitWithTimeout(absl::Condition(&enough, &Enough::operator()),
-                       NonNegative(timeout));
+  WaitLocked([counts = &counts_, count] { return counts->accepted >= count; },
+             timeout);
   if (counts_.accepted >= count) return absl::OkStatus();
   return WaitFailedLocked(timeout, absl::StrCat(count, " connections"));
 }
 
 absl::Status MessageLog::WaitForConnectionClosed(uint64_t connection_id,
                                                  absl::Duration timeout) const {
-  struct Closed {
-    const MessageLog* log;
-    uint64_t id;
-    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      // Runs under mu_, inside AwaitWithTimeout.
-      return log->ClosedLocked(id) || log->finished_;
-    }
-  };
   absl::MutexLock lock(&mu_);
-  Closed closed{this, connection_id};
-  mu_.AwaitWithTimeout(absl::Condition(&closed, &Closed::operator()),
-                       NonNegative(timeout));
+  WaitLocked([open = &open_, max_id = &max_connection_id_,
+              connection_id] { return Closed(*open, *max_id, connection_id); },
+             timeout);
   if (ClosedLocked(connection_id)) return absl::OkStatus();
   return WaitFailedLocked(
       timeout, absl::StrCat("connection ", connection_id, " to close"));
@@ -332,18 +333,13 @@ size_t MessageLog::View::IndexOf(uint64_t sequence) const {
 
 bool MessageLog::Await(const std::function<bool(const View&)>& ready,
                        absl::Duration timeout) const {
-  struct Ready {
-    const MessageLog* log;
-    const std::function<bool(const View&)>* ready;
-    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      // Runs under mu_, inside AwaitWithTimeout.
-      return (*ready)(View{log->counts_, log->events_, log->finished_,
-                           log->next_sequence_ - 1});
-    }
-  };
   absl::MutexLock lock(&mu_);
-  Ready condition{this, &ready};
-  return mu_.AwaitWithTimeout(absl::Condition(&condition, &Ready::operator()),
+  // Runs under mu_, inside AwaitWithTimeout, on what was captured under it.
+  auto condition = [&ready, counts = &counts_, events = &events_,
+                    finished = &finished_, next = &next_sequence_] {
+    return ready(View{*counts, *events, *finished, *next - 1});
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&condition),
                               NonNegative(timeout));
 }
 
@@ -362,18 +358,12 @@ uint64_t MessageLog::last_sequence() const {
 
 absl::StatusOr<std::vector<Event>> MessageLog::WaitForEventsAfter(
     uint64_t after, absl::Duration timeout, size_t max_events) const {
-  struct After {
-    const std::deque<Event>* events;
-    const bool* finished;
-    uint64_t after;
-    bool operator()() const {
-      return (!events->empty() && events->back().sequence > after) || *finished;
-    }
-  };
   absl::MutexLock lock(&mu_);
-  After ready{&events_, &finished_, after};
-  mu_.AwaitWithTimeout(absl::Condition(&ready, &After::operator()),
-                       NonNegative(timeout));
+  WaitLocked(
+      [events = &events_, after] {
+        return !events->empty() && events->back().sequence > after;
+      },
+      timeout);
   // Copies at most max_events under the lock, so a follower never holds it
   // long.
   const size_t first = FirstFrom(events_, after + 1);

@@ -258,8 +258,18 @@ class MessageLog {
  private:
   // Redacts `event` (outside the lock: it may be a big message).
   void Redact(Event* event) const;
-  // Appends `event`, numbered `event.sequence`.
+  // Appends `event`, numbered `event.sequence`, within the limits.
   void AppendLocked(Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts `event` and follows the connections it opens or closes.
+  void CountLocked(const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the oldest entries past the limits (never the newest).
+  void DropOverLimitsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The one shape of every wait: blocks until `ready()` holds, the log is
+  // finished (nothing more can come) or `timeout` passes (negative: zero).
+  // `ready` runs under mu_ and reads only what it captured under it.
+  template <typename Ready>
+  void WaitLocked(Ready ready, absl::Duration timeout) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What a timed-out wait reports: the counters and the last few events.
   std::string SummaryLocked(size_t last_events) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

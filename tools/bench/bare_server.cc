@@ -10,6 +10,8 @@
 
 #include <utility>
 
+#include "server/base/event_fd.h"
+
 namespace fake_tcp {
 namespace {
 
@@ -31,8 +33,7 @@ BareServer::BareServer(int listen_fd, std::string address)
 }
 
 BareServer::~BareServer() {
-  const uint64_t one = 1;
-  (void)write(wake_fd_, &one, sizeof(one));
+  SignalEventFd(wake_fd_);
   thread_.join();
   close(listen_fd_);
   close(epoll_fd_);
