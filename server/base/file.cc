@@ -97,7 +97,7 @@ absl::Status WriteFileAtomically(const std::string& path,
 
 absl::StatusOr<std::string> WaitForFile(
     const std::string& path,
-    const std::function<bool(const std::string& contents)>& ready,
+    absl::FunctionRef<bool(const std::string& contents)> ready,
     absl::Duration timeout, int abort_fd) {
   const absl::Time deadline = absl::Now() + timeout;
   const size_t slash = path.rfind('/');

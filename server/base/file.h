@@ -2,9 +2,9 @@
 #define SERVER_BASE_FILE_H_
 
 #include <cstddef>
-#include <functional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -36,7 +36,7 @@ absl::Status WriteFileAtomically(const std::string& path,
 // still not ready.
 absl::StatusOr<std::string> WaitForFile(
     const std::string& path,
-    const std::function<bool(const std::string& contents)>& ready,
+    absl::FunctionRef<bool(const std::string& contents)> ready,
     absl::Duration timeout, int abort_fd = -1);
 
 // Returns the trimmed contents of `path` ("127.0.0.1:40123") once it exists and

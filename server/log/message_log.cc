@@ -272,7 +272,7 @@ absl::Status MessageLog::WaitForMessages(uint64_t count,
 }
 
 absl::StatusOr<Event> MessageLog::WaitForEvent(
-    const std::function<bool(const Event&)>& predicate,
+    absl::FunctionRef<bool(const Event&)> predicate,
     absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   // Looks at each event once: `next` is the first sequence not yet looked at.
@@ -298,7 +298,7 @@ absl::StatusOr<Event> MessageLog::WaitForEvent(
 }
 
 absl::StatusOr<Event> MessageLog::WaitForMessage(
-    const std::function<bool(const Event&)>& predicate,
+    absl::FunctionRef<bool(const Event&)> predicate,
     absl::Duration timeout) const {
   return WaitForEvent(
       [&predicate](const Event& event) {
@@ -331,7 +331,7 @@ size_t MessageLog::View::IndexOf(uint64_t sequence) const {
   return FirstFrom(events, sequence);
 }
 
-bool MessageLog::Await(const std::function<bool(const View&)>& ready,
+bool MessageLog::Await(absl::FunctionRef<bool(const View&)> ready,
                        absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   // Runs under mu_, inside AwaitWithTimeout, on what was captured under it.

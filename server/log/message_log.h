@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -181,11 +182,11 @@ class MessageLog {
   // runs under the log's lock: it must be quick and must not call back into the
   // log.
   absl::StatusOr<Event> WaitForEvent(
-      const std::function<bool(const Event&)>& predicate,
+      absl::FunctionRef<bool(const Event&)> predicate,
       absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
   // As WaitForEvent, over received messages only.
   absl::StatusOr<Event> WaitForMessage(
-      const std::function<bool(const Event&)>& predicate,
+      absl::FunctionRef<bool(const Event&)> predicate,
       absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
   // Returns OK once at least `count` connections have been accepted;
   // DEADLINE_EXCEEDED after `timeout`.
@@ -225,7 +226,7 @@ class MessageLog {
   // not call back into the log, and may read the caller's own state (a cancel
   // flag) if the caller calls WakeWaiters() after changing it. For waits the
   // ones above do not cover (the control API's).
-  bool Await(const std::function<bool(const View&)>& ready,
+  bool Await(absl::FunctionRef<bool(const View&)> ready,
              absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
   // Makes every Await() check its condition again.
   void WakeWaiters() const ABSL_LOCKS_EXCLUDED(mu_);
