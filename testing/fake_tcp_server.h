@@ -100,11 +100,14 @@ class SharedFakeTcpServer : public ::testing::Environment, public ServerWaits {
   // failed waits.
   absl::Status Reset(bool drop_connections = true);
 
+  // The same accessors as FakeTcpServerTest's, and SharedFakeTcpServerTest's.
   Harness& harness() { return harness_; }
   ServerControl& control() { return harness_.control(); }
   FakeTcpServer* server() { return harness_.server(); }
   const MessageLog& log() const { return harness_.log(); }
   std::string address() const { return harness_.address(); }
+  int port() const { return harness_.port(); }
+  std::string health_address() const { return harness_.health_address(); }
   std::string tls_ca_file() const { return harness_.tls_ca_file(); }
 
   // The registered shared server, or null.
@@ -131,6 +134,13 @@ class SharedFakeTcpServerTest : public ::testing::Test, public ServerWaits {
   FakeTcpServer* server() { return shared().server(); }
   const MessageLog& log() const { return SharedFakeTcpServer::Get()->log(); }
   std::string address() const { return SharedFakeTcpServer::Get()->address(); }
+  int port() const { return SharedFakeTcpServer::Get()->port(); }
+  std::string health_address() const {
+    return SharedFakeTcpServer::Get()->health_address();
+  }
+  std::string tls_ca_file() const {
+    return SharedFakeTcpServer::Get()->tls_ca_file();
+  }
 };
 
 // Writes the current test's transcript (text and HTML) for `harness` to

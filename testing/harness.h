@@ -33,8 +33,9 @@ struct FailedWait {
 // blocks until the endpoint says SERVING. Used by the fixture and the shared
 // environment.
 //
-// Thread-safe after Start(); Start() and Stop() are called once each, by the
-// test.
+// Thread-safe after Start(). Start() is called once, by the test's thread;
+// Stop() from that thread too, and again at no cost (it is idempotent; the
+// destructor calls it).
 class Harness {
  public:
   explicit Harness(FixtureOptions options);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
@@ -93,6 +94,18 @@ TEST_F(SharedTest, D_StartsWithNoConnectionOpen) {
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(status->connections_size(), 0);
   EXPECT_THAT(log().Events(), ::testing::IsEmpty());
+}
+
+TEST_F(SharedTest, E_HasTheSameAccessorsAsTheEnvironment) {
+  EXPECT_GT(port(), 0);
+  EXPECT_EQ(port(), kShared->port());
+  EXPECT_EQ(address(), kShared->address());
+  EXPECT_EQ(address(), absl::StrCat("127.0.0.1:", port()));
+  EXPECT_FALSE(health_address().empty());
+  EXPECT_EQ(health_address(), kShared->health_address());
+  EXPECT_NE(health_address(), address());
+  EXPECT_EQ(tls_ca_file(), "");  // no TLS in these options
+  EXPECT_EQ(tls_ca_file(), kShared->tls_ca_file());
 }
 
 }  // namespace
