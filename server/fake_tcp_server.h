@@ -5,8 +5,6 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
-#include <limits>
-#include <memory>
 #include <optional>
 #include <string>
 #include <thread>

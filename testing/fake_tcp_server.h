@@ -15,11 +15,8 @@
 //     EXPECT_THAT(log(), ReceivedMessagesAre(ElementsAre("Hello, world")));
 //   }
 
-#include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/base/attributes.h"
 #include "absl/status/status.h"

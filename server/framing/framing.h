@@ -2,9 +2,7 @@
 #define SERVER_FRAMING_FRAMING_H_
 
 #include <cstddef>
-#include <cstdint>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 
