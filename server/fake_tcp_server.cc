@@ -112,6 +112,7 @@ absl::Status FakeTcpServer::Start() {
       tls_certificate_ = tls->certificate();
     }
     wake_fd_ = std::move(wake);
+    loop_ = loop->get();
   }
   io_thread_ = std::thread([this, loop = *std::move(loop)] {
     {
@@ -122,6 +123,7 @@ absl::Status FakeTcpServer::Start() {
     // A later thread may get this id; it must not be taken for the I/O thread.
     absl::MutexLock lock(&mu_);
     io_thread_id_ = std::thread::id();
+    loop_ = nullptr;  // destroyed once this returns
   });
   NotifyStateObservers();
   return absl::OkStatus();
@@ -269,18 +271,15 @@ absl::Status FakeTcpServer::Send(uint64_t connection_id, Reply reply) {
 }
 
 absl::StatusOr<std::vector<ConnectionInfo>> FakeTcpServer::Connections() {
-  std::vector<ConnectionInfo> connections;
-  absl::StatusOr<std::optional<int>> listed =
-      RunOnIoThread("Connections", [&connections](IoLoop& loop) {
-        connections = loop.Connections();
-        return static_cast<int>(connections.size());
-      });
-  if (!listed.ok()) return listed.status();
-  if (!listed->has_value()) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckRunningLocked("Connections"); !s.ok()) return s;
+  if (loop_ == nullptr) {
     return absl::FailedPreconditionError(
-        "Connections: called on the I/O thread, which cannot wait for itself");
+        "Connections: the server is not running (its I/O loop has ended)");
   }
-  return connections;
+  // Holding mu_ keeps the loop alive: the I/O thread clears loop_ under mu_
+  // before the loop is destroyed.
+  return loop_->Connections();
 }
 
 absl::StatusOr<int> FakeTcpServer::Broadcast(Reply reply) {

@@ -106,9 +106,10 @@ class FakeTcpServer {
   // running.
   absl::StatusOr<int> DropConnections(bool reset = false)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Returns the open connections, oldest first. FAILED_PRECONDITION if the
-  // server is not running, or when called from the I/O thread (a Responder),
-  // which cannot wait for itself.
+  // Returns the open connections, oldest first, with their counters as the
+  // I/O thread last published them; never waits for the I/O thread, so any
+  // thread may call it, a Responder too. FAILED_PRECONDITION if the server is
+  // not running.
   absl::StatusOr<std::vector<ConnectionInfo>> Connections()
       ABSL_LOCKS_EXCLUDED(mu_);
   // Replaces the responder (an empty one restores `options.reply`) for messages
@@ -199,6 +200,9 @@ class FakeTcpServer {
   // joined).
   mutable absl::Mutex mu_;
   std::thread::id io_thread_id_ ABSL_GUARDED_BY(mu_);
+  // The running loop (owned by the I/O thread), for Connections(); null
+  // before Start() and once the loop has ended.
+  IoLoop* loop_ ABSL_GUARDED_BY(mu_) = nullptr;
   UniqueFd wake_fd_ ABSL_GUARDED_BY(mu_);
   ListenerState state_ ABSL_GUARDED_BY(mu_) = ListenerState::kNotStarted;
   size_t max_connections_ ABSL_GUARDED_BY(mu_) = options_.max_connections;

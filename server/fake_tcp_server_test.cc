@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/tcp_client.h"
 #include "gmock/gmock.h"
@@ -294,6 +295,63 @@ TEST(FakeTcpServerTest, SetResponderTakesEffectForTheNextMessage) {
   ASSERT_TRUE(server.SetResponder(nullptr).ok());  // back to "Received"
   ASSERT_TRUE(client.SendAll("c\n", kTimeout).ok());
   EXPECT_EQ(ReadN(client, 8), "Received");
+}
+
+TEST(FakeTcpServerTest, ConnectionsListsCountersFromAnyThreadAResponderToo) {
+  ServerOptions options = AnyPort();
+  options.framing = Framing::Delimiter("\n");
+  FakeTcpServer* server_ptr = nullptr;
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<std::vector<ConnectionInfo>>> seen;
+  options.responder = [&](const ReceivedMessage& m) -> std::optional<Reply> {
+    absl::StatusOr<std::vector<ConnectionInfo>> now = server_ptr->Connections();
+    absl::MutexLock lock(&mu);
+    seen.push_back(std::move(now));
+    return Reply(absl::StrCat("ok ", m.index, "\n"));
+  };
+  FakeTcpServer server(options);
+  server_ptr = &server;
+  ASSERT_TRUE(server.Start().ok());
+  TcpClient a = MustConnect(server);
+  TcpClient b = MustConnect(server);
+  ASSERT_TRUE(server.log().WaitForConnections(2, kTimeout).ok());
+
+  ASSERT_TRUE(a.SendAll("one\n", kTimeout).ok());
+  EXPECT_EQ(*a.ReceiveUntil("\n", kTimeout), "ok 0\n");
+  ASSERT_TRUE(a.SendAll("two\n", kTimeout).ok());
+  EXPECT_EQ(*a.ReceiveUntil("\n", kTimeout), "ok 1\n");
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_EQ(seen.size(), 2u);
+    // On the I/O thread, at the second message: its bytes are read, the first
+    // reply is written, the message itself is not yet counted.
+    ASSERT_TRUE(seen[1].ok()) << seen[1].status();
+    const std::vector<ConnectionInfo>& at_two = *seen[1];
+    ASSERT_EQ(at_two.size(), 2u);
+    EXPECT_EQ(at_two[0].id, 1u);
+    EXPECT_EQ(at_two[0].peer, a.local());
+    EXPECT_EQ(at_two[0].bytes_received, 8u);
+    EXPECT_EQ(at_two[0].messages_received, 1u);
+    EXPECT_EQ(at_two[0].bytes_sent, 5u);
+    EXPECT_FALSE(at_two[0].peer_closed);
+    EXPECT_EQ(at_two[1].id, 2u);
+    EXPECT_EQ(at_two[1].peer, b.local());
+    EXPECT_EQ(at_two[1].bytes_received, 0u);
+  }
+
+  // From the test's thread: a closed connection is gone once its close is
+  // logged.
+  b.Close();
+  ASSERT_TRUE(server.log().WaitForConnectionClosed(2, kTimeout).ok());
+  absl::StatusOr<std::vector<ConnectionInfo>> after = server.Connections();
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].id, 1u);
+  EXPECT_EQ((*after)[0].messages_received, 2u);
+
+  server.Stop();
+  EXPECT_EQ(server.Connections().status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/base/deadline.h"
 #include "server/base/errno_status.h"
@@ -150,18 +151,19 @@ int IoLoop::Broadcast(Reply reply) {
 
 std::vector<ConnectionInfo> IoLoop::Connections() const {
   std::vector<ConnectionInfo> infos;
-  for (uint64_t id : OpenIds()) {
-    const Connection& conn = *connections_.at(id);
+  absl::MutexLock lock(&directory_mu_);
+  infos.reserve(directory_.size());
+  for (const auto& [id, conn] : directory_) {
     ConnectionInfo info;
     info.id = id;
-    info.peer = conn.peer;
-    info.bytes_received = conn.received_bytes;
-    info.bytes_sent = conn.sent_bytes;
-    info.messages_received = conn.messages;
-    info.pending_output = conn.output_bytes;
-    info.peer_closed = conn.peer_closed;
-    info.half_closed = conn.write_shut;
-    info.stalled = conn.stalled;
+    info.peer = conn->peer;
+    info.bytes_received = conn->received_bytes;
+    info.bytes_sent = conn->sent_bytes;
+    info.messages_received = conn->messages;
+    info.pending_output = conn->output_bytes;
+    info.peer_closed = conn->peer_closed;
+    info.half_closed = conn->write_shut;
+    info.stalled = conn->stalled;
     infos.push_back(std::move(info));
   }
   return infos;

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -14,10 +15,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/base/net.h"
@@ -52,12 +56,38 @@ struct IoWork {
   bool stop = false;
 };
 
+// A field the I/O thread writes and any thread may read: relaxed atomic loads
+// and stores, so the one writer pays what a plain field costs (no
+// read-modify-write) and a reader sees each value whole.
+template <typename T>
+class Published {
+ public:
+  Published() = default;
+  Published(const Published&) = delete;
+  Published& operator=(const Published&) = delete;
+  Published& operator=(T value) {
+    value_.store(value, std::memory_order_relaxed);
+    return *this;
+  }
+  Published& operator+=(T delta) { return *this = get() + delta; }
+  Published& operator-=(T delta) { return *this = get() - delta; }
+  Published& operator++() { return *this += 1; }
+  T get() const { return value_.load(std::memory_order_relaxed); }
+  operator T() const { return get(); }  // NOLINT: reads like the plain field
+
+ private:
+  std::atomic<T> value_{};
+};
+
 // The server's event loop: the epoll set, the listener, the connections with
 // their input, queued output steps and timers. Internal to FakeTcpServer.
 //
 // Thread-safety: every method runs on the I/O thread (Run(), and the action
 // methods from IoTasks that Run() calls), so the loop needs no lock; it talks
-// to the rest of the server through the MessageLog and `take_work`.
+// to the rest of the server through the MessageLog and `take_work`. The one
+// exception is Connections(), which any thread may call while the loop exists:
+// it reads the directory of open connections (their Published counters and
+// constant peer), which the I/O thread locks only to add or remove one.
 // Lifetime: Create() registers the listener and the wake fd; Run() serves
 // until `take_work` says stop, then closes every connection and the listener
 // and drops (destroys, notifying) the tasks still queued.
@@ -89,8 +119,10 @@ class IoLoop {
   // Queues `reply` (its bytes held once) on every open connection; returns
   // how many.
   int Broadcast(Reply reply);
-  // Returns the open connections, oldest first.
-  std::vector<ConnectionInfo> Connections() const;
+  // Returns the open connections, oldest first. Any thread (see the class
+  // comment): a status read never waits for the I/O thread.
+  std::vector<ConnectionInfo> Connections() const
+      ABSL_LOCKS_EXCLUDED(directory_mu_);
   // Closes every open connection (reset: with RST); returns how many.
   int DropConnections(bool reset);
   // Decides replies with `responder` from the next message on; an empty one
@@ -150,31 +182,34 @@ class IoLoop {
     size_t pending() const { return to_send.size() - to_send_offset; }
   };
 
+  // The Published fields and `peer` (set before the connection is listed in
+  // the directory, moved out only after it left) are what Connections() reads
+  // from other threads.
   struct Connection {
     int fd = -1;
     uint64_t id = 0;
     std::string peer;
     // Bytes read and not yet framed.
     std::string input;
-    uint64_t messages = 0;
+    Published<uint64_t> messages;
     // Bytes read in all (before TLS: plaintext).
-    uint64_t received_bytes = 0;
+    Published<uint64_t> received_bytes;
     // What to do next, in order.
     std::deque<Op> output;
     // Bytes of the front kWrite already written.
     size_t output_offset = 0;
     // Unsent bytes queued in kWrite ops.
-    size_t output_bytes = 0;
+    Published<size_t> output_bytes;
     // Bytes written in all.
-    size_t sent_bytes = 0;
+    Published<size_t> sent_bytes;
     // The front op is a kWait with a timer set.
     bool waiting = false;
     // EOF read; close once output is done.
-    bool peer_closed = false;
+    Published<bool> peer_closed;
     // Half-closed by the server.
-    bool write_shut = false;
+    Published<bool> write_shut;
     // Nothing more is sent.
-    bool stalled = false;
+    Published<bool> stalled;
     // EPOLLIN registered.
     bool reading = true;
     // EPOLLOUT registered.
@@ -305,6 +340,11 @@ class IoLoop {
   // Decides replies; starts as options_.responder, replaced by SetResponder().
   Responder responder_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  // The open connections for Connections(), oldest first: added once accepted,
+  // removed when Close() begins.
+  mutable absl::Mutex directory_mu_;
+  absl::btree_map<uint64_t, const Connection*> directory_
+      ABSL_GUARDED_BY(directory_mu_);
   uint64_t next_connection_id_ = 1;
   size_t max_connections_ = options_.max_connections;
   // PauseAccepting() took the listener out of the epoll set.

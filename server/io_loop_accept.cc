@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/base/net.h"
 #include "server/io_loop.h"
@@ -111,6 +112,10 @@ void IoLoop::AcceptAll() {
     conn.peer = peer;
     AddEvent(EventType::kAccepted, id, std::move(peer), "", "");
     connections_.emplace(id, std::move(owned));
+    {
+      absl::MutexLock lock(&directory_mu_);
+      directory_.emplace(id, &conn);
+    }
     if (tls_ != nullptr) {
       StartTls(conn);  // Begin() once the handshake is done
     } else {

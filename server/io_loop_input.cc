@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "server/framing/framing.h"
 #include "server/io_loop.h"
 
@@ -195,10 +196,15 @@ void IoLoop::Reset(Connection& conn, std::string why) {
 void IoLoop::Close(Connection& conn, EventType type, std::string detail,
                    std::string bytes) {
   if (conn.output_bytes > 0) {
-    absl::StrAppend(&detail, detail.empty() ? "" : "; ", conn.output_bytes,
-                    " reply bytes unsent");
+    absl::StrAppend(&detail, detail.empty() ? "" : "; ",
+                    conn.output_bytes.get(), " reply bytes unsent");
   }
   const uint64_t id = conn.id;
+  {
+    // Before `peer` is moved out: Connections() no longer reads it.
+    absl::MutexLock lock(&directory_mu_);
+    directory_.erase(id);
+  }
   AddEvent(type, id, std::move(conn.peer), std::move(bytes), std::move(detail));
   // Logged before the peer can see the close.
   Publish();

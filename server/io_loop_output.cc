@@ -176,9 +176,17 @@ bool IoLoop::WriteNow(Connection& conn) {
     }
     ssize_t n = 0;
     if (want > 0) {
+      // Counted as sent before the write, so that whoever saw the peer get
+      // these bytes finds them counted in Connections() (which does not wait
+      // for this thread); what the write did not take is given back after it.
+      conn.sent_bytes += want;
+      conn.output_bytes -= want;
       std::string error;
       n = WriteSocket(conn, op.bytes().data() + conn.output_offset, want,
                       &error);
+      const size_t untaken = want - (n > 0 ? static_cast<size_t>(n) : 0);
+      conn.sent_bytes -= untaken;
+      conn.output_bytes += untaken;
       if (n == kWouldBlock) return true;
       if (n < 0) {
         Close(conn, EventType::kReset, absl::StrCat("send: ", error));
@@ -186,8 +194,6 @@ bool IoLoop::WriteNow(Connection& conn) {
       }
     }
     conn.output_offset += static_cast<size_t>(n);
-    conn.output_bytes -= static_cast<size_t>(n);
-    conn.sent_bytes += static_cast<size_t>(n);
     if (conn.sent_bytes >= options_.close_after_bytes) {
       Close(conn, EventType::kServerClosed,
             absl::StrCat("close_after_bytes ", options_.close_after_bytes,
