@@ -273,12 +273,9 @@ absl::Status FakeTcpServer::Send(uint64_t connection_id, Reply reply) {
 absl::StatusOr<std::vector<ConnectionInfo>> FakeTcpServer::Connections() {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckRunningLocked("Connections"); !s.ok()) return s;
-  if (loop_ == nullptr) {
-    return absl::FailedPreconditionError(
-        "Connections: the server is not running (its I/O loop has ended)");
-  }
-  // Holding mu_ keeps the loop alive: the I/O thread clears loop_ under mu_
-  // before the loop is destroyed.
+  // Running means loop_ is set: the loop ends (and the I/O thread clears
+  // loop_, under mu_, before destroying it) only once a stop was requested,
+  // and a server starts once. Holding mu_ keeps the loop alive meanwhile.
   return loop_->Connections();
 }
 

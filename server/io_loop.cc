@@ -270,9 +270,9 @@ void IoLoop::Shutdown() {
 
 std::vector<uint64_t> IoLoop::OpenIds() const {
   std::vector<uint64_t> ids;
-  ids.reserve(connections_.size());
-  for (const auto& [id, conn] : connections_) ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
+  absl::MutexLock lock(&directory_mu_);
+  ids.reserve(directory_.size());
+  for (const auto& [id, conn] : directory_) ids.push_back(id);
   return ids;
 }
 

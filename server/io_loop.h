@@ -316,7 +316,7 @@ class IoLoop {
   void Shutdown();
 
   // Open connection ids, oldest first.
-  std::vector<uint64_t> OpenIds() const;
+  std::vector<uint64_t> OpenIds() const ABSL_LOCKS_EXCLUDED(directory_mu_);
   std::string ListenAddress() const;
   void AddEvent(EventType type, uint64_t id, std::string peer,
                 std::string bytes, std::string detail);
@@ -340,8 +340,8 @@ class IoLoop {
   // Decides replies; starts as options_.responder, replaced by SetResponder().
   Responder responder_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
-  // The open connections for Connections(), oldest first: added once accepted,
-  // removed when Close() begins.
+  // The open connections for Connections() and OpenIds(), oldest first: added
+  // once accepted, removed when Close() begins.
   mutable absl::Mutex directory_mu_;
   absl::btree_map<uint64_t, const Connection*> directory_
       ABSL_GUARDED_BY(directory_mu_);
