@@ -88,6 +88,9 @@ ABSL_FLAG(std::vector<std::string>, scale_connections,
           std::vector<std::string>({"1000", "10000"}),
           "scale section: persistent connections held at once, each "
           "1..100000 (the descriptor hard limit must allow them).");
+ABSL_FLAG(int64_t, scale_log_max_events, 0,
+          "scale section: launch the fake with --log_max_events at this "
+          "value (0..10000000; 0: the fake's default cap).");
 ABSL_FLAG(std::vector<std::string>, sections,
           std::vector<std::string>({"readiness", "fixture", "load", "scale",
                                     "bulk", "memory", "control", "python"}),
@@ -335,6 +338,11 @@ int Main(int argc, char** argv) {
   if (const int bulk = absl::GetFlag(FLAGS_bulk_mib); bulk < 1 || bulk > 1024) {
     problems.push_back(absl::StrCat("--bulk_mib=", bulk, ": 1..1024"));
   }
+  if (const int64_t cap = absl::GetFlag(FLAGS_scale_log_max_events);
+      cap < 0 || cap > 10000000) {
+    problems.push_back(
+        absl::StrCat("--scale_log_max_events=", cap, ": 0..10000000"));
+  }
   std::vector<int> scale;
   for (const std::string& c : absl::GetFlag(FLAGS_scale_connections)) {
     int n = 0;
@@ -446,7 +454,8 @@ absl::Status Run(const std::vector<std::string>& sections,
   if (wanted("load"))
     BENCH_RETURN_IF_ERROR(LoadTable(modes, clients, duration));
   if (wanted("scale")) {
-    BENCH_RETURN_IF_ERROR(ScaleTable(programs, scale, duration));
+    BENCH_RETURN_IF_ERROR(ScaleTable(
+        programs, scale, duration, absl::GetFlag(FLAGS_scale_log_max_events)));
   }
   if (wanted("bulk")) {
     BENCH_RETURN_IF_ERROR(BulkTable(programs, absl::GetFlag(FLAGS_bulk_mib)));

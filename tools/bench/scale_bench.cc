@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -65,7 +67,7 @@ std::string Us(absl::Duration d) {
 
 absl::Status ScaleTable(const Programs& programs,
                         const std::vector<int>& connections,
-                        absl::Duration duration) {
+                        absl::Duration duration, int64_t log_max_events) {
   // The servers launched below inherit the limit: as many descriptors as the
   // hard limit allows.
   if (rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
@@ -73,10 +75,13 @@ absl::Status ScaleTable(const Programs& programs,
     nofile.rlim_cur = nofile.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &nofile);
   }
+  const std::string log_cap =
+      log_max_events > 0 ? absl::StrCat("--log_max_events=", log_max_events)
+                         : "its default caps";
   printf(
       "## Scale: many persistent connections (%d epoll client threads; %s of "
-      "exchanges per server and row)\n\n",
-      kThreads, absl::FormatDuration(duration).c_str());
+      "exchanges per server and row; the fake's log at %s)\n\n",
+      kThreads, absl::FormatDuration(duration).c_str(), log_cap.c_str());
   printf(
       "| connections | storm fake / bare | private per idle connection fake "
       "/ bare | fake msg/s | errors | fake p50 / p99 µs | bare msg/s | errors "
@@ -85,12 +90,15 @@ absl::Status ScaleTable(const Programs& programs,
   fflush(stdout);
   for (int n : connections) {
     BENCH_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("bench_scale"));
+    std::vector<std::string> argv = {programs.fake, "--port=0", "--quiet",
+                                     absl::StrCat("--max_connections=", n + 16),
+                                     "--address_file=" + dir + "/addr"};
+    if (log_max_events > 0) {
+      argv.push_back(absl::StrCat("--log_max_events=", log_max_events));
+    }
     BENCH_ASSIGN_OR_RETURN(
         LaunchedServer fake,
-        LaunchAndConnect({programs.fake, "--port=0", "--quiet",
-                          absl::StrCat("--max_connections=", n + 16),
-                          "--address_file=" + dir + "/addr"},
-                         dir + "/addr", kBenchTimeout));
+        LaunchAndConnect(argv, dir + "/addr", kBenchTimeout));
     BENCH_ASSIGN_OR_RETURN(LaunchedServer bare, LaunchBare(programs));
     BENCH_ASSIGN_OR_RETURN(const Measured f, Measure(fake, n, duration));
     BENCH_ASSIGN_OR_RETURN(const Measured b, Measure(bare, n, duration));
