@@ -15,6 +15,7 @@
 #include "server/base/file.h"
 #include "server/base/net.h"
 #include "server/control/control_codec.h"
+#include "server/control/event_base.h"
 
 namespace fake_tcp {
 namespace {
@@ -88,7 +89,7 @@ absl::StatusOr<ControlAnswer> ControlClient::Raw(absl::string_view method,
     }
     absl::StatusOr<HostPort> hp = ParseHostPort(host_port);
     if (!hp.ok()) return hp.status();
-    base_ = event_base_new();
+    base_ = NewControlEventBase();
     connection_ = evhttp_connection_base_new(base_, nullptr, hp->host.c_str(),
                                              static_cast<uint16_t>(hp->port));
     if (base_ == nullptr || connection_ == nullptr) {

@@ -14,10 +14,8 @@ namespace fake_tcp {
 void Answer(evhttp_request* req, int code, const std::string& body) {
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                     "application/json");
-  evbuffer* out = evbuffer_new();
-  evbuffer_add(out, body.data(), body.size());
-  evhttp_send_reply(req, code, nullptr, out);
-  evbuffer_free(out);
+  evbuffer_add(evhttp_request_get_output_buffer(req), body.data(), body.size());
+  evhttp_send_reply(req, code, nullptr, nullptr);
 }
 
 void AnswerStatus(evhttp_request* req, const absl::Status& status) {

@@ -28,6 +28,7 @@
 #include "server/base/net.h"
 #include "server/control/control_codec.h"
 #include "server/control/control_http.h"
+#include "server/control/event_base.h"
 #include "server/script/script_loader.h"
 
 namespace fake_tcp {
@@ -106,7 +107,7 @@ absl::Status ControlServer::Start() {
   }
   static const int threads = evthread_use_pthreads();
   (void)threads;
-  base_ = event_base_new();
+  base_ = NewControlEventBase();
   http_ = evhttp_new(base_);
   if (base_ == nullptr || http_ == nullptr) {
     return absl::InternalError("control API: libevent could not start");
