@@ -90,8 +90,10 @@ absl::StatusOr<ControlAnswer> ControlClient::Raw(absl::string_view method,
     absl::StatusOr<HostPort> hp = ParseHostPort(host_port);
     if (!hp.ok()) return hp.status();
     base_ = NewControlEventBase();
-    connection_ = evhttp_connection_base_new(base_, nullptr, hp->host.c_str(),
-                                             static_cast<uint16_t>(hp->port));
+    connection_ = base_ == nullptr ? nullptr
+                                   : evhttp_connection_base_new(
+                                         base_, nullptr, hp->host.c_str(),
+                                         static_cast<uint16_t>(hp->port));
     if (base_ == nullptr || connection_ == nullptr) {
       return absl::InternalError(absl::StrCat(where, ": libevent failed"));
     }

@@ -108,7 +108,7 @@ absl::Status ControlServer::Start() {
   static const int threads = evthread_use_pthreads();
   (void)threads;
   base_ = NewControlEventBase();
-  http_ = evhttp_new(base_);
+  http_ = base_ == nullptr ? nullptr : evhttp_new(base_);
   if (base_ == nullptr || http_ == nullptr) {
     return absl::InternalError("control API: libevent could not start");
   }
